@@ -1,0 +1,102 @@
+"""What an interview leaves behind once it is accepted: the interview, its committed segments, its notes.
+
+Live, fast-changing state (audio buffer, cursors, resume token) lives in Redis (``sessions.state``); rows
+here are written when something is final enough to keep.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Interview(models.Model):
+    class Status(models.TextChoices):
+        LIVE = "live", "Live"
+        FINALIZING = "finalizing", "Finalizing"
+        COMPLETED = "completed", "Completed"
+        ABANDONED = "abandoned", "Abandoned"
+        FAILED = "failed", "Failed"
+
+    class Language(models.TextChoices):
+        AUTO = "auto", "Detect"
+        KOREAN = "ko", "Korean"
+        ENGLISH = "en", "English"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="interviews"
+    )
+    candidate_name = models.CharField(max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.LIVE, db_index=True)
+    language = models.CharField(max_length=8, choices=Language.choices, default=Language.AUTO)
+    detected_language = models.CharField(max_length=8, blank=True)
+    sample_rate = models.PositiveIntegerField(default=16000)
+    channels = models.PositiveSmallIntegerField(default=1)
+    started_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    duration_s = models.FloatField(default=0.0)
+    last_seq = models.IntegerField(default=-1)
+    audio = models.FileField(upload_to="interviews/", blank=True)
+    error_message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"Interview {self.id} ({self.get_status_display()})"
+
+    @property
+    def effective_language(self) -> str:
+        return self.detected_language or self.language
+
+
+class Segment(models.Model):
+    """A committed piece of transcript: it never changes once the live path has stored it."""
+
+    class Role(models.TextChoices):
+        INTERVIEWER = "interviewer", "Interviewer"
+        CANDIDATE = "candidate", "Candidate"
+        UNKNOWN = "unknown", "Unknown"
+
+    interview = models.ForeignKey(Interview, on_delete=models.CASCADE, related_name="segments")
+    index = models.PositiveIntegerField(help_text="Order within the interview; the segment's id in the protocol.")
+    start = models.FloatField(help_text="Seconds of session audio")
+    end = models.FloatField()
+    text = models.TextField()
+    confidence = models.FloatField(default=0.0)
+    words = models.JSONField(default=list, blank=True)
+    language = models.CharField(max_length=8, blank=True)
+    speaker = models.CharField(max_length=16, blank=True)
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.UNKNOWN)
+    role_confidence = models.FloatField(default=0.0)
+    seq = models.IntegerField(help_text="The audio chunk whose processing committed this segment")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["interview", "index"]
+        constraints = [models.UniqueConstraint(fields=["interview", "index"], name="segment_unique_index")]
+
+    def __str__(self) -> str:
+        return f"[{self.start:.2f}-{self.end:.2f}] {self.text[:60]}"
+
+
+class Note(models.Model):
+    class Kind(models.TextChoices):
+        NOTE = "note", "Note"
+        QUESTION = "question", "Question"
+
+    interview = models.ForeignKey(Interview, on_delete=models.CASCADE, related_name="notes")
+    at = models.FloatField(help_text="Seconds of session audio when the note arrived")
+    text = models.TextField(blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.NOTE)
+    speaker = models.CharField(max_length=16, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["interview", "at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} @ {self.at:.1f}s"
