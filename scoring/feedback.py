@@ -33,6 +33,18 @@ STAR_LABELS: dict[str, dict[str, str]] = {
 }
 
 
+AFFECT_LABELS: dict[str, dict[str, str]] = {
+    "calm": {"en": "calm", "ko": "차분함"},
+    "engaged": {"en": "engaged", "ko": "적극적"},
+    "tense": {"en": "tense", "ko": "긴장"},
+    "flat": {"en": "flat", "ko": "단조로움"},
+}
+
+
+def _affect(label: str, lang: Language) -> str:
+    return AFFECT_LABELS.get(label.lower(), {}).get(lang, label)
+
+
 def normalize_language(language: object) -> Language:
     """Everything that is not Korean is shown in English: the service supports exactly these two."""
     return "ko" if str(language or "").lower().startswith("ko") else "en"
@@ -156,8 +168,8 @@ _EVIDENCE: dict[str, dict[Language, Any]] = {
         "ko": lambda p: f"음높이 흔들림 {p['st']:.1f}반음 (안정 {p['max']:.1f} 이하)",
     },
     "affect": {
-        "en": lambda p: f"voice sounds {p['label']} ({p['confidence']:.2f}); tension {p['tension']:.2f}",
-        "ko": lambda p: f"음성 정서 '{p['label']}' ({p['confidence']:.2f}), 긴장도 {p['tension']:.2f}",
+        "en": lambda p: f"voice sounds {_affect(p['label'], 'en')} ({p['confidence']:.2f}); tension {p['tension']:.2f}",
+        "ko": lambda p: f"음성 정서 '{_affect(p['label'], 'ko')}' ({p['confidence']:.2f}), 긴장도 {p['tension']:.2f}",
     },
 }
 
@@ -251,8 +263,8 @@ _FEEDBACK: dict[str, dict[Language, Any]] = {
         "ko": lambda p: f"음높이가 {p['st']:.1f}반음까지 흔들렸습니다. 호흡을 천천히 하면 목소리가 안정됩니다.",
     },
     "affect_tense": {
-        "en": lambda p: f"Your voice sounded {p['label']} (tension {p['tension']:.2f}); slow the first sentence down.",
-        "ko": lambda p: f"목소리에서 '{p['label']}' 정서가 느껴졌습니다(긴장도 {p['tension']:.2f}). 첫 문장을 천천히 시작해 보세요.",
+        "en": lambda p: f"Your voice sounded {_affect(p['label'], 'en')} (tension {p['tension']:.2f}); slow the first sentence down.",
+        "ko": lambda p: f"목소리에서 '{_affect(p['label'], 'ko')}' 정서가 느껴졌습니다(긴장도 {p['tension']:.2f}). 첫 문장을 천천히 시작해 보세요.",
     },
     "strength": {
         "en": lambda p: f"Strongest: {DIMENSION_LABELS[p['dimension']]['en'].lower()} ({p['score']:.0f}/100) — {p['why']}.",

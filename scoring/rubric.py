@@ -32,10 +32,11 @@ __all__ = [
 DIMENSIONS: tuple[str, ...] = ("relevance", "structure", "specificity", "delivery", "composure")
 STAR_PARTS: tuple[str, ...] = ("situation", "task", "action", "result")
 
-# Labels an affect model may use for an unsettled voice; matched case-insensitively.
+# Labels an affect model may use for an unsettled voice; matched case-insensitively. analysis.answers.affect
+# uses calm / engaged / tense / flat; the rest cover categorical emotion models.
 TENSE_AFFECT_LABELS = frozenset(
     {
-        "angry", "anger", "fear", "fearful", "anxious", "anxiety", "nervous", "stressed", "sad", "sadness",
+        "tense", "angry", "anger", "fear", "fearful", "anxious", "anxiety", "nervous", "stressed", "sad", "sadness",
         "disgust", "frustrated", "분노", "화남", "불안", "두려움", "공포", "슬픔", "긴장",
     }
 )  # fmt: skip
@@ -567,8 +568,8 @@ def score_answer(analysis: Mapping[str, Any], rubric: Rubric | None = None) -> A
 
 # Prior spread of per-answer overall scores (points) and its weight in pseudo-answers: with one answer
 # there is no sample spread, so the band is built from this prior; with many answers the data dominates.
-PRIOR_SD = 15.0
-PRIOR_WEIGHT = 2.0
+PRIOR_SD = 12.0
+PRIOR_WEIGHT = 4.0
 # Half-width (points) contributed by a transcript the recogniser was 0% sure of; scales with (1 - conf).
 STT_SPAN = 30.0
 BAND_LEVEL = 0.95
@@ -586,7 +587,7 @@ def score_session(answers: list[AnswerScore], *, stt_confidence: float) -> Sessi
     Band half-width h = sqrt(h_s^2 + h_stt^2), where
       h_s   = t_{0.975, k0+n-1} * s_p / sqrt(n),  s_p^2 = (k0*sd0^2 + sum (x_i - mean)^2) / (k0 + n - 1)
       h_stt = STT_SPAN * (1 - stt_confidence).
-    s_p pools the per-answer spread with a prior (sd0 = 15 points, k0 = 2 pseudo-answers) so one answer
+    s_p pools the per-answer spread with a prior (sd0 = 12 points, k0 = 4 pseudo-answers) so one answer
     still gets an honest band; h_s shrinks like 1/sqrt(n), h_stt shrinks as the transcript gets surer.
     """
     conf = _clip01(_num(stt_confidence, 0.0))
