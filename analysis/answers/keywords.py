@@ -47,7 +47,8 @@ EN_STOPWORDS = frozenset(
     your yours yourself yourselves um umm uh uhm erm er ah hmm mm like just really actually basically
     literally know mean kind sort thing things stuff lot lots well yeah yes okay ok also still even
     get got go going went gone make made say said tell told think thought want wanted way ways much many
-    will shall may might must us one two first time times something anything everything
+    will shall may might must us one two first time times something anything everything within across
+    among via per upon onto toward towards around along beside besides since though although unless whether
     """.split()
 )
 EN_QUESTION_STOP = frozenset(
@@ -143,7 +144,7 @@ def _en_candidate_phrases(text: str) -> list[list[str]]:
                 current.append(w)
         if current:
             phrases.append(current)
-    return [p for p in phrases if len(p) <= 4]
+    return phrases
 
 
 def _en_keywords(text: str, top_k: int, top_phrases: int) -> KeywordResult:
@@ -157,7 +158,7 @@ def _en_keywords(text: str, top_k: int, top_phrases: int) -> KeywordResult:
     word_score = {w: degree[w] / freq[w] for w in freq}
     phrase_scores: dict[str, float] = {}
     for p in phrases:
-        if len(p) >= 2:
+        if 2 <= len(p) <= 4:  # longer runs are lists ("thick peppered flour fattened sauce"), not phrases
             key = " ".join(p)
             phrase_scores[key] = max(phrase_scores.get(key, 0.0), sum(word_score[w] for w in p))
     ranked_phrases = sorted(phrase_scores, key=lambda k: -phrase_scores[k])
