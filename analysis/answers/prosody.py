@@ -3,7 +3,7 @@
 Why not ``librosa.yin``/``librosa.pyin``: both run through numba-compiled kernels whose on-disk cache
 segfaulted in this environment on the second process that loaded it, and a crash in a Celery worker is
 worse than a slightly slower estimate. The YIN difference function below is computed with one batched
-FFT per call, which is fast enough for a whole answer (about 60 ms of CPU per minute of audio) and gives
+FFT per call, which is fast enough for a whole answer (see the figures in docs/analysis.md) and gives
 a per-frame aperiodicity that doubles as the voicing decision.
 """
 
@@ -107,19 +107,21 @@ def yin_pitch(
     below = search < threshold
     # First dip below the threshold, then walk to the bottom of that dip (avoids octave-down errors).
     first = np.where(below.any(axis=1), below.argmax(axis=1), -1)
-    f0 = np.full(frames.shape[0], np.nan)
     voiced = first >= 0
-    for i in np.flatnonzero(voiced):
-        k = first[i]
-        while k + 1 < search.shape[1] and search[i, k + 1] < search[i, k]:
-            k += 1
-        tau = float(k + min_lag)
-        if 0 < k < search.shape[1] - 1:
-            a, b, c = search[i, k - 1], search[i, k], search[i, k + 1]
-            denom = a - 2 * b + c
-            if denom > 0:
-                tau += 0.5 * (a - c) / denom
-        f0[i] = sample_rate / tau
+    n_lags = search.shape[1]
+    # Bottom of the dip: the first lag at/after the first crossing whose next value is not lower.
+    rising = np.concatenate([search[:, :-1] <= search[:, 1:], np.ones((search.shape[0], 1), dtype=bool)], axis=1)
+    rising &= np.arange(n_lags)[None, :] >= first[:, None]
+    k = rising.argmax(axis=1)
+    rows = np.arange(search.shape[0])
+    # Parabolic interpolation around the bottom for sub-sample period precision.
+    km, kp = np.clip(k - 1, 0, n_lags - 1), np.clip(k + 1, 0, n_lags - 1)
+    a, b, c = search[rows, km], search[rows, k], search[rows, kp]
+    denom = a - 2 * b + c
+    inner = (k > 0) & (k < n_lags - 1) & (denom > 0)
+    shift = np.where(inner, 0.5 * (a - c) / np.where(denom > 0, denom, 1.0), 0.0)
+    tau = k + min_lag + shift
+    f0 = np.where(voiced, sample_rate / tau, np.nan)
     return f0, voiced
 
 
