@@ -1,0 +1,1 @@
+"""Speakers and roles, Django-free: embeddings, live and final diarization, role assignment, RTTM."""

@@ -1,0 +1,513 @@
+"""Online speaker labels and roles for committed transcript segments.
+
+Why re-cluster instead of thresholding each new window against centroids: measured on this machine,
+online threshold clustering was fragile (the first few windows of a voice decide its centroid, and a
+threshold that separates two telephone voices splits one clean voice). Here every ``label()`` call
+re-clusters a bounded buffer of recent windows (spectral, k estimated, 2 expected but not forced) and maps
+the new clusters onto the stable labels by Hungarian matching against the labels already given to the
+buffered windows. Labels of segments already emitted never change; the final pass (``offline.relabel``)
+may correct them. Cost is bounded: the buffer keeps at most ``MAX_WINDOWS_PER_SPEAKER`` windows per voice
+and ``MAX_WINDOWS`` in all, plus one running centroid per voice for re-identifying a voice that has left
+the buffer.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from analysis.diarization.clustering import MERGE_SIMILARITY, spectral_cluster
+from analysis.diarization.embeddings import SAMPLE_RATE, embed_windows, sliding_windows, speech_regions
+from analysis.diarization.roles import (
+    CANDIDATE,
+    INTERVIEWER,
+    Hint,
+    RoleDecision,
+    RoleEvidence,
+    assign_roles,
+    question_score,
+)
+from analysis.diarization.rttm import Turn
+
+STATE_VERSION = 1
+MAX_WINDOWS = 120
+MAX_WINDOWS_PER_SPEAKER = 48
+MAX_RECENT_SEGMENTS = 40
+MAX_PENDING_HINTS = 40
+CENTROID_MAX_WEIGHT = 100.0  # running mean that keeps adapting slowly over a long session
+REID_SIMILARITY = 0.85  # centroid cosine above which a returning voice gets its old label back
+MIN_NEW_SPEAKER_WINDOWS = 2  # one odd window is not a new person ...
+LONE_WINDOW_SIMILARITY = 0.6  # ... unless it is far from every known voice (a short first answer)
+# Mean window similarity below which a cluster may be a third voice once two are known: below the
+# closest pair of different people measured in the shared data (0.62, AMI) and well below one voice
+# split in two (>= 0.737); see clustering.MERGE_SIMILARITY.
+THIRD_VOICE_SIMILARITY = 0.6
+KNN_NEIGHBOURS = 5
+LIVE_HOP_S = 1.0  # half-overlapping windows: 25% fewer LSTM passes than 0.75 s for the same labels
+MIN_RUN_S = 0.8  # a speaker change inside a segment must last this long to split the segment
+HINT_TOLERANCE_S = 1.0
+CHANNEL_SPEAKERS = ("S1", "S2")  # channel 0 = interviewer microphone, channel 1 = candidate
+CHANNEL_ROLES = (INTERVIEWER, CANDIDATE)
+CHANNEL_CONFIDENCE = 0.99
+
+
+@dataclass
+class SegmentIn:
+    """A newly committed transcript segment; words are ``{"w", "start", "end", "p"}`` in session seconds."""
+
+    start: float
+    end: float
+    text: str
+    words: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class LabeledSegment:
+    """A segment with a session-stable speaker label and the role that label has at emission time."""
+
+    start: float
+    end: float
+    text: str
+    words: list[dict]
+    speaker: str
+    role: str
+    role_confidence: float
+
+
+def split_words(
+    seg: SegmentIn | LabeledSegment, speaker_at: Callable[[float], str | None]
+) -> list[tuple[SegmentIn, str | None]]:
+    """Split ``seg`` where the speaker changes, on word boundaries; runs under ``MIN_RUN_S`` are absorbed.
+
+    Without word timestamps a segment is never split: it takes the speaker covering most of its time.
+    """
+    words = [w for w in seg.words if "start" in w and "end" in w]
+    if not words:
+        grid = np.arange(seg.start, max(seg.end, seg.start + 1e-3), 0.1) + 0.05
+        votes: dict[str | None, int] = {}
+        for t in grid:
+            spk = speaker_at(float(min(t, seg.end)))
+            votes[spk] = votes.get(spk, 0) + 1
+        best = max(votes.items(), key=lambda kv: (kv[0] is not None, kv[1]))[0] if votes else None
+        return [(SegmentIn(seg.start, seg.end, seg.text, list(seg.words)), best)]
+    labels = [speaker_at((float(w["start"]) + float(w["end"])) / 2) for w in words]
+    runs: list[list[int]] = []  # [first word, last word] per run of one label
+    for i, lab in enumerate(labels):
+        if runs and labels[runs[-1][0]] == lab:
+            runs[-1][1] = i
+        else:
+            runs.append([i, i])
+    while len(runs) > 1:
+        durs = [float(words[b]["end"]) - float(words[a]["start"]) for a, b in runs]
+        weak = [j for j, r in enumerate(runs) if labels[r[0]] is None or durs[j] < MIN_RUN_S]
+        if not weak:
+            break
+        # Unknown runs first, then the shortest: each is absorbed into its longer neighbour.
+        i = min(weak, key=lambda j: (labels[runs[j][0]] is not None, durs[j]))
+        if i == 0:
+            target = 1
+        elif i == len(runs) - 1:
+            target = i - 1
+        else:
+            target = i - 1 if durs[i - 1] >= durs[i + 1] else i + 1
+        if labels[runs[target][0]] is None and labels[runs[i][0]] is not None:
+            target_label = labels[runs[i][0]]
+        else:
+            target_label = labels[runs[target][0]]
+        lo, hi = min(runs[i][0], runs[target][0]), max(runs[i][1], runs[target][1])
+        for k in range(lo, hi + 1):
+            labels[k] = target_label
+        first = min(i, target)
+        runs[first : first + 2] = [[lo, hi]]
+        # neighbouring runs may now carry the same label: merge them
+        merged: list[list[int]] = []
+        for r in runs:
+            if merged and labels[merged[-1][0]] == labels[r[0]]:
+                merged[-1][1] = r[1]
+            else:
+                merged.append(r)
+        runs = merged
+    pieces: list[tuple[SegmentIn, str | None]] = []
+    for n, (a, b) in enumerate(runs):
+        chunk = words[a : b + 1]
+        start = seg.start if n == 0 else float(chunk[0]["start"])
+        end = seg.end if n == len(runs) - 1 else float(chunk[-1]["end"])
+        text = seg.text if len(runs) == 1 else "".join(str(w.get("w", "")) for w in chunk).strip()
+        pieces.append((SegmentIn(start, end, text, [dict(w) for w in chunk]), labels[a]))
+    return pieces
+
+
+def _activity(channel: np.ndarray) -> list[tuple[float, float]]:
+    return speech_regions(np.ascontiguousarray(channel, dtype=np.float32))
+
+
+def channel_turns(channel_audio: np.ndarray, offset: float = 0.0) -> list[Turn]:
+    """One speaker per channel: per-channel VAD regions become turns of S1 (channel 0) and S2 (channel 1)."""
+    turns: list[Turn] = []
+    for ch in range(2):
+        for s, e in _activity(channel_audio[:, ch]):
+            turns.append(Turn(round(offset + s, 3), round(offset + e, 3), CHANNEL_SPEAKERS[ch]))
+    return sorted(turns, key=lambda t: (t.start, t.speaker))
+
+
+def _encode(arr: np.ndarray) -> str:
+    return base64.b64encode(np.asarray(arr, dtype=np.float16).tobytes()).decode("ascii")
+
+
+def _decode(text: str, dim: int) -> np.ndarray:
+    flat = np.frombuffer(base64.b64decode(text), dtype=np.float16).astype(np.float32)
+    return flat.reshape(-1, dim) if flat.size else np.zeros((0, dim), dtype=np.float32)
+
+
+class LiveDiarizer:
+    """Per-session online diarizer; all memory lives in ``to_state()`` so any worker can continue it."""
+
+    def __init__(self, state: dict | None = None, *, channels: int = 1) -> None:
+        state = state or {}
+        self.channels = int(state.get("channels", channels))
+        self.dim = int(state.get("dim", 0))
+        self.next_id = int(state.get("next_id", 1))
+        self.first_speaker: str | None = state.get("first_speaker")
+        self.last_speaker: str | None = state.get("last_speaker")
+        buf = state.get("buffer", {})
+        self.buf_vecs = _decode(buf.get("vecs", ""), self.dim) if self.dim else np.zeros((0, 0), np.float32)
+        self.buf_times = np.asarray(buf.get("times", []), dtype=np.float64)
+        self.buf_labels: list[str] = list(buf.get("labels", []))
+        self.centroids: dict[str, tuple[np.ndarray, float]] = {
+            k: (_decode(v["vec"], self.dim)[0], float(v["n"])) for k, v in state.get("centroids", {}).items()
+        }
+        self.evidence: dict[str, RoleEvidence] = {
+            k: RoleEvidence.from_dict(v) for k, v in state.get("evidence", {}).items()
+        }
+        self.recent: list[tuple[float, float, str]] = [tuple(r) for r in state.get("recent", [])]  # type: ignore[misc]
+        self.pending: list[Hint] = [Hint.coerce(h) for h in state.get("pending_hints", [])]
+
+    def to_state(self) -> dict:
+        return {
+            "version": STATE_VERSION,
+            "channels": self.channels,
+            "dim": self.dim,
+            "next_id": self.next_id,
+            "first_speaker": self.first_speaker,
+            "last_speaker": self.last_speaker,
+            "buffer": {
+                "vecs": _encode(self.buf_vecs) if self.dim else "",
+                "times": [round(float(t), 3) for t in self.buf_times],
+                "labels": list(self.buf_labels),
+            },
+            "centroids": {k: {"vec": _encode(v[None, :]), "n": n} for k, (v, n) in self.centroids.items()},
+            "evidence": {k: e.to_dict() for k, e in self.evidence.items()},
+            "recent": [[round(s, 3), round(e, 3), spk] for s, e, spk in self.recent],
+            "pending_hints": [
+                {"at": h.at, "speaker": h.speaker, "kind": h.kind, "text": h.text} for h in self.pending
+            ],
+        }
+
+    # ----------------------------------------------------------------- hints and roles
+
+    def hint(self, *, at: float, speaker: str | None = None, kind: str = "note", text: str = "") -> None:
+        """Record a client note; applied now if a labelled segment covers ``at``, else when one does."""
+        if speaker not in (None, INTERVIEWER, CANDIDATE):
+            raise ValueError(f"hint speaker must be 'interviewer', 'candidate' or None, not {speaker!r}")
+        h = Hint(at=float(at), speaker=speaker, kind=kind, text=text)
+        if speaker is None and kind != "question":
+            return  # a plain note says nothing about who speaks
+        if not self._apply_hint(h):
+            self.pending = (self.pending + [h])[-MAX_PENDING_HINTS:]
+
+    def _speaker_near(self, at: float) -> str | None:
+        best, dist = None, HINT_TOLERANCE_S
+        for s, e, spk in self.recent:
+            d = 0.0 if s <= at <= e else min(abs(at - s), abs(at - e))
+            if d <= dist:
+                best, dist = spk, d
+        return best
+
+    def _apply_hint(self, h: Hint) -> bool:
+        spk = self._speaker_near(h.at)
+        if spk is None:
+            return False
+        ev = self.evidence.setdefault(spk, RoleEvidence())
+        if h.speaker == INTERVIEWER:
+            ev.speaker_hints += 1
+        elif h.speaker == CANDIDATE:
+            ev.speaker_hints -= 1
+        if h.kind == "question":
+            ev.question_hints += 1
+        return True
+
+    def _flush_hints(self) -> None:
+        horizon = self.recent[-1][1] if self.recent else -np.inf
+        keep: list[Hint] = []
+        for h in self.pending:
+            if self._apply_hint(h):
+                continue
+            if h.at > horizon - 5.0:  # may still be covered by a segment still being transcribed
+                keep.append(h)
+        self.pending = keep[-MAX_PENDING_HINTS:]
+
+    def roles(self) -> dict[str, RoleDecision]:
+        if self.channels == 2:
+            return {spk: RoleDecision(r, CHANNEL_CONFIDENCE) for spk, r in zip(CHANNEL_SPEAKERS, CHANNEL_ROLES)}
+        return assign_roles(self.evidence)
+
+    # ----------------------------------------------------------------- labelling
+
+    def label(
+        self,
+        segments: list[SegmentIn],
+        audio: np.ndarray,
+        audio_start: float,
+        channel_audio: np.ndarray | None = None,
+    ) -> list[LabeledSegment]:
+        """Label newly committed segments, splitting any that spans a speaker change."""
+        segs = sorted(segments, key=lambda s: (s.start, s.end))
+        if not segs:
+            return []
+        if channel_audio is not None and channel_audio.ndim == 2 and channel_audio.shape[1] == 2:
+            self.channels = 2
+            pieces = self._label_by_channel(segs, channel_audio, audio_start)
+        else:
+            pieces = self._label_by_voice(segs, np.asarray(audio, dtype=np.float32), audio_start)
+        return self._finish(pieces)
+
+    def _label_by_channel(
+        self, segs: list[SegmentIn], channel_audio: np.ndarray, audio_start: float
+    ) -> list[tuple[SegmentIn, str | None]]:
+        """Which microphone carries each stretch: VAD coverage first, energy to break ties."""
+        x = np.asarray(channel_audio, dtype=np.float32)
+        regions = [_activity(x[:, ch]) for ch in range(2)]
+        frame = int(0.02 * SAMPLE_RATE)
+        n = x.shape[0] // frame
+        energy = (x[: n * frame].reshape(n, frame, 2) ** 2).mean(axis=1) + 1e-10
+
+        def coverage(ch: int, s: float, e: float) -> float:
+            s, e = s - audio_start, e - audio_start
+            if e <= s:
+                return 0.0
+            covered = sum(max(0.0, min(e, b) - max(s, a)) for a, b in regions[ch])
+            return covered / (e - s)
+
+        def speaker_between(s: float, e: float) -> str:
+            cov = [coverage(0, s, e), coverage(1, s, e)]
+            if abs(cov[0] - cov[1]) >= 0.15:
+                return CHANNEL_SPEAKERS[int(np.argmax(cov))]
+            a = max(0, int((s - audio_start) / 0.02))
+            b = max(a + 1, int(np.ceil((e - audio_start) / 0.02)))
+            db = 10 * np.log10(energy[a:b].mean(axis=0)) if b <= n and a < n else np.zeros(2)
+            return CHANNEL_SPEAKERS[int(np.argmax(db))]
+
+        pieces: list[tuple[SegmentIn, str | None]] = []
+        for seg in segs:
+            whole = speaker_between(seg.start, seg.end)
+            if seg.words:
+                split = split_words(seg, lambda t: speaker_between(t - 0.15, t + 0.15))
+                if len(split) > 1:
+                    pieces.extend(split)
+                    continue
+            pieces.append((SegmentIn(seg.start, seg.end, seg.text, list(seg.words)), whole))
+        return pieces
+
+    def _label_by_voice(
+        self, segs: list[SegmentIn], audio: np.ndarray, audio_start: float
+    ) -> list[tuple[SegmentIn, str | None]]:
+        windows: list[tuple[float, float]] = []
+        for seg in segs:
+            windows.extend(sliding_windows([(seg.start, seg.end)], hop=LIVE_HOP_S))
+        emb = embed_windows(audio, windows, audio_start=audio_start)
+        new_labels = self._assign(emb.vectors, emb.centers) if len(emb) else []
+        centers = emb.centers
+        pieces: list[tuple[SegmentIn, str | None]] = []
+        for seg in segs:
+            idx = np.flatnonzero((centers >= seg.start - 1e-6) & (centers <= seg.end + 1e-6))
+            if len(idx) == 0:
+                fallback = self.last_speaker or self._new_label()
+                pieces.append((SegmentIn(seg.start, seg.end, seg.text, list(seg.words)), fallback))
+                self.last_speaker = fallback
+                continue
+            seg_centers = centers[idx]
+            seg_labels = [new_labels[i] for i in idx]
+
+            def speaker_at(t: float, c: np.ndarray = seg_centers, labs: list[str] = seg_labels) -> str:
+                return labs[int(np.argmin(np.abs(c - t)))]
+
+            split = split_words(seg, speaker_at)
+            pieces.extend(split)
+            self.last_speaker = split[-1][1]
+        return pieces
+
+    def _new_label(self) -> str:
+        label = f"S{self.next_id}"
+        self.next_id += 1
+        return label
+
+    def _assign(self, vecs: np.ndarray, times: np.ndarray) -> list[str]:
+        """Give the new windows stable labels.
+
+        Until two voices are known, buffer + new windows are re-clustered with k estimated and clusters
+        mapped to labels by Hungarian matching on the buffered windows' labels. Once two voices are known,
+        a free re-clustering of close voices (two telephone speakers) splits by recording conditions as
+        often as by voice, so each new window goes to the voice of its nearest buffered windows, and a
+        further voice is admitted only through ``_third_voices``.
+        """
+        if self.dim == 0:
+            self.dim = vecs.shape[1]
+            self.buf_vecs = np.zeros((0, self.dim), np.float32)
+        n_old = len(self.buf_labels)
+        all_vecs = np.vstack([self.buf_vecs, vecs]).astype(np.float32)
+        all_vecs /= np.maximum(np.linalg.norm(all_vecs, axis=1, keepdims=True), 1e-9)
+        known = sorted(set(self.buf_labels))
+        if len(known) >= 2:
+            new_labels = self._third_voices(all_vecs, n_old, self._nearest_voice(all_vecs, n_old))
+            self._remember(vecs, times, new_labels)
+            return new_labels
+        clusters = spectral_cluster(all_vecs).labels
+        k = int(clusters.max()) + 1
+        mapping: dict[int, str] = {}
+        if known:
+            overlap = np.zeros((k, len(known)))
+            for c, lab in zip(clusters[:n_old], self.buf_labels):
+                overlap[c, known.index(lab)] += 1
+            rows, cols = linear_sum_assignment(-overlap)
+            for r, c in zip(rows, cols):
+                if overlap[r, c] > 0:
+                    mapping[int(r)] = known[c]
+        old_labels = np.asarray(self.buf_labels, dtype=object)
+        for c in range(k):
+            if c in mapping:
+                continue
+            members = all_vecs[clusters == c]
+            n_new = int((clusters[n_old:] == c).sum())
+            sims = {lab: float((members @ all_vecs[:n_old][old_labels == lab].T).mean()) for lab in known}
+            best = max(sims, key=sims.__getitem__) if sims else None
+            returning = self._returning(members)
+            if returning is not None:
+                mapping[c] = returning
+            elif best is not None and sims[best] >= MERGE_SIMILARITY:
+                mapping[c] = best
+            elif n_new >= MIN_NEW_SPEAKER_WINDOWS or best is None or sims[best] < LONE_WINDOW_SIMILARITY:
+                mapping[c] = self._new_label()
+            else:
+                mapping[c] = best
+        new_labels = [mapping[int(c)] for c in clusters[n_old:]]
+        if n_old:
+            new_labels = self._lone_windows(all_vecs, n_old, new_labels)
+        self._remember(vecs, times, new_labels)
+        return new_labels
+
+    def _nearest_voice(self, all_vecs: np.ndarray, n_old: int) -> list[str]:
+        """Each new window to the known voice whose closest buffered windows it resembles most."""
+        old_labels = np.asarray(self.buf_labels, dtype=object)
+        known = sorted(set(self.buf_labels))
+        scores = []
+        for lab in known:
+            sims = all_vecs[n_old:] @ all_vecs[:n_old][old_labels == lab].T
+            top = min(KNN_NEIGHBOURS, sims.shape[1])
+            scores.append(np.sort(sims, axis=1)[:, -top:].mean(axis=1))
+        return [known[i] for i in np.argmax(np.stack(scores, axis=1), axis=1)]
+
+    def _returning(self, members: np.ndarray) -> str | None:
+        """A voice that has left the buffer but whose running centroid matches ``members``."""
+        cent = members.mean(axis=0)
+        cent /= max(float(np.linalg.norm(cent)), 1e-9)
+        gone = {lab: float(v @ cent) for lab, (v, _) in self.centroids.items() if lab not in self.buf_labels}
+        if not gone:
+            return None
+        lab = max(gone, key=gone.__getitem__)
+        return lab if gone[lab] >= REID_SIMILARITY else None
+
+    def _lone_windows(self, all_vecs: np.ndarray, n_old: int, new_labels: list[str]) -> list[str]:
+        """New windows unlike the voice they were put with (spectral clustering hides singletons).
+
+        A short first answer yields one window; clustering tends to fold it into the other voice. A window
+        whose mean similarity to its label's buffered windows is below ``LONE_WINDOW_SIMILARITY`` goes to
+        the most similar other voice if one is close enough, else all such windows share a new label.
+        """
+        old_labels = np.asarray(self.buf_labels, dtype=object)
+        known = sorted(set(self.buf_labels))
+        fresh: str | None = None
+        out = list(new_labels)
+        for i, lab in enumerate(new_labels):
+            if lab not in known:
+                continue
+            v = all_vecs[n_old + i]
+            sims = {k: float((all_vecs[:n_old][old_labels == k] @ v).mean()) for k in known}
+            if sims[lab] >= LONE_WINDOW_SIMILARITY:
+                continue
+            best = max(sims, key=sims.__getitem__)
+            if sims[best] >= LONE_WINDOW_SIMILARITY:
+                out[i] = best
+            elif len(known) < 2:
+                fresh = fresh or self._new_label()
+                out[i] = fresh
+        return out
+
+    def _third_voices(self, all_vecs: np.ndarray, n_old: int, new_labels: list[str]) -> list[str]:
+        """Admit a further voice: a free re-clustering finds a group of new windows far from all known ones."""
+        free = spectral_cluster(all_vecs).labels
+        old_labels = np.asarray(self.buf_labels, dtype=object)
+        known = sorted(set(self.buf_labels))
+        out = list(new_labels)
+        for c in np.unique(free[n_old:]):
+            new_idx = np.flatnonzero(free[n_old:] == c)
+            if len(new_idx) < MIN_NEW_SPEAKER_WINDOWS or (free[:n_old] == c).sum() > len(new_idx):
+                continue
+            members = all_vecs[n_old + new_idx]
+            sims = [float((members @ all_vecs[:n_old][old_labels == k].T).mean()) for k in known]
+            if max(sims) < THIRD_VOICE_SIMILARITY:
+                label = self._returning(members) or self._new_label()
+                for i in new_idx:
+                    out[i] = label
+        return out
+
+    def _remember(self, vecs: np.ndarray, times: np.ndarray, labels: list[str]) -> None:
+        for v, lab in zip(vecs, labels):
+            old, n = self.centroids.get(lab, (np.zeros(self.dim, np.float32), 0.0))
+            w = min(n, CENTROID_MAX_WEIGHT)
+            merged = (old * w + v) / (w + 1.0)
+            merged /= max(float(np.linalg.norm(merged)), 1e-9)
+            self.centroids[lab] = (merged.astype(np.float32), w + 1.0)
+        vecs_all = np.vstack([self.buf_vecs, vecs]).astype(np.float32)
+        times_all = np.concatenate([self.buf_times, times])
+        labels_all = self.buf_labels + labels
+        keep = np.ones(len(labels_all), dtype=bool)
+        for lab in set(labels_all):
+            idx = [i for i, x in enumerate(labels_all) if x == lab]
+            keep[idx[:-MAX_WINDOWS_PER_SPEAKER]] = False
+        kept = np.flatnonzero(keep)[-MAX_WINDOWS:]
+        self.buf_vecs = vecs_all[kept]
+        self.buf_times = times_all[kept]
+        self.buf_labels = [labels_all[i] for i in kept]
+
+    def _finish(self, pieces: list[tuple[SegmentIn, str | None]]) -> list[LabeledSegment]:
+        for piece, spk in pieces:
+            speaker = spk or self.last_speaker or "S1"
+            ev = self.evidence.setdefault(speaker, RoleEvidence())
+            if self.first_speaker is None:
+                self.first_speaker = speaker
+                ev.first = True
+            ev.speech_s += max(0.0, piece.end - piece.start)
+            ev.question_text += question_score(piece.text)
+            self.recent = (self.recent + [(piece.start, piece.end, speaker)])[-MAX_RECENT_SEGMENTS:]
+        self._flush_hints()
+        roles = self.roles()
+        out: list[LabeledSegment] = []
+        for piece, spk in pieces:
+            speaker = spk or self.last_speaker or "S1"
+            decision = roles.get(speaker, RoleDecision("unknown", 0.5))
+            out.append(
+                LabeledSegment(
+                    start=piece.start,
+                    end=piece.end,
+                    text=piece.text,
+                    words=piece.words,
+                    speaker=speaker,
+                    role=decision.role,
+                    role_confidence=round(float(decision.confidence), 3),
+                )
+            )
+        return out

@@ -1,0 +1,155 @@
+"""Who is the interviewer: evidence per speaker turned into roles with a confidence.
+
+Why a scored, additive scheme: the signals arrive at different times and with different strength (a
+client hint that names the speaker is near-certain, a '?' in a transcript is weak and STT-dependent), and
+the live path must commit a role before all of them are known. Each speaker collects log-odds of being the
+interviewer; the rules are documented in docs/diarization.md.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+INTERVIEWER = "interviewer"
+CANDIDATE = "candidate"
+UNKNOWN = "unknown"
+
+# Log-odds weights (interviewer vs. not), strongest evidence first.
+W_SPEAKER_HINT = 4.0  # a client note naming who speaks now
+W_QUESTION_HINT = 1.5  # a client note "question now": the interviewer is asking
+W_FIRST_SPEAKER = 1.5  # the interviewer opens an interview
+W_QUESTION_TEXT = 0.6  # a transcript segment that reads as a question
+MAX_TEXT_EVIDENCE = 3.0  # many questions still never outweigh a speaker hint
+
+_EN_CUES = re.compile(
+    r"\b(what|how|why|when|where|which|who|tell me|describe|could you|can you|would you|walk me through|"
+    r"explain|do you|did you|have you|are you|give me an example)\b",
+    re.IGNORECASE,
+)
+_KO_CUES = re.compile(r"(어떻게|무엇|무슨|뭐|왜|언제|어디|어떤|있나요|없나요|습니까|주세요|말씀해|인가요|나요\b|까요|ㅂ니까|가요\?)")
+
+
+def question_score(text: str) -> float:
+    """1.0 for a clear question ('?' or a wh-/request cue), 0.5 for a cue without '?', else 0.0."""
+    text = text.strip()
+    if not text:
+        return 0.0
+    has_mark = "?" in text or "？" in text
+    has_cue = bool(_EN_CUES.search(text) or _KO_CUES.search(text))
+    if has_mark:
+        return 1.0
+    return 0.5 if has_cue else 0.0
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A client note at session time ``at``; ``speaker`` names who is speaking now, if the client knows."""
+
+    at: float
+    speaker: str | None = None
+    kind: str = "note"
+    text: str = ""
+
+    @staticmethod
+    def coerce(value: Hint | dict) -> Hint:
+        if isinstance(value, Hint):
+            return value
+        return Hint(
+            at=float(value["at"]),
+            speaker=value.get("speaker"),
+            kind=str(value.get("kind", "note")),
+            text=str(value.get("text", "")),
+        )
+
+
+@dataclass
+class RoleEvidence:
+    """What is known about one speaker; plain numbers so the live state can store it as JSON."""
+
+    speaker_hints: float = 0.0  # +1 per "interviewer" hint, -1 per "candidate" hint
+    question_hints: float = 0.0
+    question_text: float = 0.0
+    speech_s: float = 0.0
+    first: bool = False
+
+    def log_odds(self) -> float:
+        """Log-odds that this speaker is the interviewer."""
+        score = W_SPEAKER_HINT * max(-2.0, min(2.0, self.speaker_hints))
+        score += W_QUESTION_HINT * min(2.0, self.question_hints)
+        score += min(MAX_TEXT_EVIDENCE, W_QUESTION_TEXT * self.question_text)
+        if self.first:
+            score += W_FIRST_SPEAKER
+        return score
+
+    def to_dict(self) -> dict:
+        return {
+            "speaker_hints": self.speaker_hints,
+            "question_hints": self.question_hints,
+            "question_text": self.question_text,
+            "speech_s": self.speech_s,
+            "first": self.first,
+        }
+
+    @staticmethod
+    def from_dict(data: dict) -> RoleEvidence:
+        return RoleEvidence(**{k: data[k] for k in RoleEvidence.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class RoleDecision:
+    role: str
+    confidence: float
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@dataclass
+class _Ranked:
+    speaker: str
+    score: float
+    speech_s: float
+    evidence: RoleEvidence = field(repr=False)
+
+
+def assign_roles(evidence: dict[str, RoleEvidence]) -> dict[str, RoleDecision]:
+    """One interviewer (highest log-odds), the main other voice is the candidate.
+
+    A speaker whose own hints say interviewer is an interviewer even if another speaker scores higher
+    (panel interviews). A minor extra voice with no hint and no more speech than the candidate is
+    ``unknown`` rather than a guessed candidate. Confidence is the logistic of the margin between the
+    interviewer's log-odds and the runner-up's, so a lone prior (first speaker) gives ~0.8 and a speaker
+    hint ~0.99.
+    """
+    if not evidence:
+        return {}
+    ranked = sorted(
+        (_Ranked(s, e.log_odds(), e.speech_s, e) for s, e in evidence.items()),
+        key=lambda r: (-r.score, -r.speech_s, r.speaker),
+    )
+    top = ranked[0]
+    decisions: dict[str, RoleDecision] = {}
+    if len(ranked) == 1:
+        if top.score > 0:
+            return {top.speaker: RoleDecision(INTERVIEWER, _sigmoid(top.score))}
+        if top.score < 0:
+            return {top.speaker: RoleDecision(CANDIDATE, _sigmoid(-top.score))}
+        return {top.speaker: RoleDecision(UNKNOWN, 0.5)}
+    runner = ranked[1]
+    margin = top.score - runner.score
+    if margin <= 0 and top.score <= 0:
+        return {r.speaker: RoleDecision(UNKNOWN, 0.5) for r in ranked}
+    decisions[top.speaker] = RoleDecision(INTERVIEWER, _sigmoid(max(margin, top.score)))
+    others = ranked[1:]
+    main_other = max(others, key=lambda r: (r.speech_s, -r.score))
+    for r in others:
+        if r.evidence.speaker_hints > 0:
+            decisions[r.speaker] = RoleDecision(INTERVIEWER, _sigmoid(W_SPEAKER_HINT * r.evidence.speaker_hints))
+        elif r is main_other or r.evidence.speaker_hints < 0:
+            decisions[r.speaker] = RoleDecision(CANDIDATE, _sigmoid(top.score - r.score))
+        else:
+            decisions[r.speaker] = RoleDecision(UNKNOWN, 0.5)
+    return decisions
