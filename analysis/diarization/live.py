@@ -2,11 +2,12 @@
 
 Why re-cluster instead of thresholding each new window against centroids: measured on this machine,
 online threshold clustering was fragile (the first few windows of a voice decide its centroid, and a
-threshold that separates two telephone voices splits one clean voice). Here every ``label()`` call
+threshold that separates two telephone voices splits one clean voice). Here each ``label()`` call
 re-clusters a bounded buffer of recent windows (spectral, k estimated, 2 expected but not forced) and maps
-the new clusters onto the stable labels by Hungarian matching against the labels already given to the
-buffered windows. Labels of segments already emitted never change; the final pass (``offline.relabel``)
-may correct them. Cost is bounded: the buffer keeps at most ``MAX_WINDOWS_PER_SPEAKER`` windows per voice
+the clusters onto stable labels by Hungarian matching against the labels already given to the buffered
+windows; once two voices are known, new windows go to the voice they match best on average and a third
+voice must be clearly apart from both (see ``_assign``). Labels of segments already emitted never change;
+the final pass (``offline.relabel``) may correct them. Cost is bounded: the buffer keeps at most ``MAX_WINDOWS_PER_SPEAKER`` windows per voice
 and ``MAX_WINDOWS`` in all, plus one running centroid per voice for re-identifying a voice that has left
 the buffer.
 """
@@ -270,6 +271,8 @@ class LiveDiarizer:
         if channel_audio is not None and channel_audio.ndim == 2 and channel_audio.shape[1] == 2:
             self.channels = 2
             pieces = self._label_by_channel(segs, channel_audio, audio_start)
+        elif self.channels == 2:
+            raise ValueError("a 2-channel session needs channel_audio of shape (n, 2) on every label() call")
         else:
             pieces = self._label_by_voice(segs, np.asarray(audio, dtype=np.float32), audio_start)
         return self._finish(pieces)

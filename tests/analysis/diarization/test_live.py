@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -116,3 +115,14 @@ def test_two_channel_sequential_speech_in_one_segment_is_split(stereo: np.ndarra
     out = LiveDiarizer(channels=2).label([SegmentIn(0.3, 5.95, "", words)], two.mean(axis=1), 0.0, channel_audio=two)
     assert [s.speaker for s in out] == ["S2", "S1"]
     assert abs(out[0].end - 3.0) < 0.6
+
+
+def test_two_channel_session_refuses_mono_audio() -> None:
+    with pytest.raises(ValueError):
+        LiveDiarizer(channels=2).label([SegmentIn(0.0, 1.0, "", [])], np.zeros(16000, np.float32), 0.0)
+
+
+def test_no_segments_is_a_no_op() -> None:
+    live = LiveDiarizer()
+    assert live.label([], np.zeros(0, np.float32), 0.0) == []
+    assert json.loads(json.dumps(live.to_state()))["next_id"] == 1
