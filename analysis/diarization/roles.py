@@ -23,24 +23,32 @@ W_FIRST_SPEAKER = 1.5  # the interviewer opens an interview
 W_QUESTION_TEXT = 0.6  # a transcript segment that reads as a question
 MAX_TEXT_EVIDENCE = 3.0  # many questions still never outweigh a speaker hint
 
-_EN_CUES = re.compile(
-    r"\b(what|how|why|when|where|which|who|tell me|describe|could you|can you|would you|walk me through|"
-    r"explain|do you|did you|have you|are you|give me an example)\b",
+# Cues are anchored where questions put them, because answers use the same words elsewhere ("when I was
+# at Kakao, I learned how to ...", "왜냐하면 ..."): English questions start with the cue, Korean questions
+# end with an interrogative or request ending.
+_EN_START = re.compile(
+    r"^\W*(what|how|why|(when|where|which|who)\s+(do|did|does|is|are|was|were|would|will|can|could|have|has)|"
+    r"tell me|describe|could you|can you|would you|walk me through|explain|do you|did you|have you|are you|"
+    r"is there|give me)\b",
     re.IGNORECASE,
 )
-_KO_CUES = re.compile(r"(어떻게|무엇|무슨|뭐|왜|언제|어디|어떤|있나요|없나요|습니까|주세요|말씀해|인가요|나요\b|까요|ㅂ니까|가요\?)")
+_KO_END = re.compile(r"(습니까|있나요|없나요|인가요|나요|까요|주세요|말씀해|말씀해요)[\s.!。]*$")
+_KO_WH = re.compile(r"(어떻게|무엇|무슨|어떤|언제|어디|왜(?!냐))")
 
 
 def question_score(text: str) -> float:
-    """1.0 for a clear question ('?' or a wh-/request cue), 0.5 for a cue without '?', else 0.0."""
+    """1.0 for a clear question ('?', or a Korean wh-word with a question ending), 0.5 for a cue alone."""
     text = text.strip()
     if not text:
         return 0.0
-    has_mark = "?" in text or "？" in text
-    has_cue = bool(_EN_CUES.search(text) or _KO_CUES.search(text))
-    if has_mark:
+    if "?" in text or "？" in text:
         return 1.0
-    return 0.5 if has_cue else 0.0
+    last = re.split(r"(?<=[.!。])\s+", text)[-1]  # the question usually closes the segment
+    if _KO_END.search(last):
+        return 1.0 if _KO_WH.search(last) else 0.5
+    if _EN_START.search(last) or _EN_START.search(text):
+        return 0.5
+    return 0.0
 
 
 @dataclass(frozen=True)

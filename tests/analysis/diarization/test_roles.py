@@ -20,7 +20,16 @@ def test_questions_in_both_languages(text: str) -> None:
     assert question_score(text) > 0
 
 
-@pytest.mark.parametrize("text", ["I worked on payments for three years.", "네, 저는 삼 년 동안 결제 시스템을 만들었습니다.", ""])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I worked on payments for three years.",
+        "When I was at Kakao, I learned how to scale a team.",
+        "네, 저는 삼 년 동안 결제 시스템을 만들었습니다.",
+        "왜냐하면 팀이 작았기 때문입니다.",
+        "",
+    ],
+)
 def test_answers_are_not_questions(text: str) -> None:
     assert question_score(text) == 0
 
