@@ -79,6 +79,7 @@ if DATABASE_URL:
         DATABASES["default"].setdefault("OPTIONS", {}).update({"charset": "utf8mb4"})
         DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
 else:
+    (BASE_DIR / "var").mkdir(exist_ok=True)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
@@ -168,6 +169,8 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "celery": {"level": "WARNING"},
+        "kombu": {"level": "ERROR"},
+        "faster_whisper": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         "django.channels.server": {"level": "WARNING"},
     },

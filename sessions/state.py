@@ -164,3 +164,17 @@ def delete_session(session_id: str) -> None:
     if meta is not None:
         keys.append(resume_key(meta.resume_token))
     client.delete(*keys)
+
+
+def expire_completed(session_id: str, *, keep_s: int = 600) -> None:
+    """Drop a finished session's audio and intermediate results; keep its meta briefly for late resumes."""
+    keys = Keys(session_id)
+    meta = load_meta(session_id)
+    client = sync_client()
+    pipe = client.pipeline()
+    pipe.delete(keys.raw, keys.recv, keys.pcm, keys.pcm_channels, keys.stt, keys.result, keys.stage_state)
+    pipe.expire(keys.cursor, keep_s)
+    pipe.expire(keys.meta, keep_s)
+    if meta is not None:
+        pipe.expire(resume_key(meta.resume_token), keep_s)
+    pipe.execute()

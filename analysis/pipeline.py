@@ -1,0 +1,307 @@
+"""The per-chunk pipeline's stage logic (Django and Redis side), called by the thin tasks in ``tasks.py``.
+
+Ordering and idempotency come from one pattern: an *ordered stage* keeps a cursor (the last seq it finished)
+in Redis and, under a per-session lock, handles every seq from ``cursor + 1`` up to the seq it was asked
+for. So with any number of workers a session's chunks are handled in order, a chunk whose task was lost is
+picked up by the next one, and a redelivered task finds its work done and changes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+import uuid
+import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import redis
+from django.conf import settings
+
+from analysis.audio.preprocess import ChunkFormat, from_int16_bytes, preprocess_chunk, to_int16_bytes
+from analysis.stt.engine import SR, StreamingTranscriber, StreamState, SttConfig
+from sessions import events, state
+from sessions.state import Keys
+
+logger = logging.getLogger(__name__)
+
+LOCK_TIMEOUT_S = 120
+
+
+class StageBusy(Exception):
+    """Another worker holds this session's stage lock; the task retries shortly."""
+
+
+@lru_cache(maxsize=1)
+def stt_config() -> SttConfig:
+    steps = tuple(s for s in settings.PREPROCESS_STEPS if s in ("loudness", "denoise"))
+    return SttConfig(
+        model=settings.WHISPER_MODEL,
+        models_dir=settings.MODELS_DIR,
+        device=settings.WHISPER_DEVICE,
+        compute_type=settings.WHISPER_COMPUTE_TYPE,
+        cpu_threads=settings.WHISPER_CPU_THREADS,
+        beam_size=settings.WHISPER_BEAM_SIZE,
+        partial_interval_s=settings.STT_PARTIAL_INTERVAL_S,
+        utterance_steps=steps,
+    )
+
+
+@lru_cache(maxsize=1)
+def transcriber() -> StreamingTranscriber:
+    return StreamingTranscriber(stt_config())
+
+
+def warm_up() -> None:
+    """Load the models now rather than on the first chunk of the first interview."""
+    started = time.monotonic()
+    t = transcriber()
+    # One tiny decode compiles the kernels and allocates the buffers.
+    from analysis.stt.engine import speech_regions
+
+    speech_regions(np.zeros(SR, dtype=np.float32), t.config)
+    logger.info("models warm in %.1f s", time.monotonic() - started)
+
+
+@contextmanager
+def stage_lock(session_id: str, stage: str, *, wait_s: float = 5.0) -> Iterator[None]:
+    """A per-session, per-stage Redis lock (SET NX PX with a token; released only by its owner).
+
+    Compare-and-delete uses WATCH/MULTI rather than a Lua script, so the embedded fakeredis needs no Lua.
+    """
+    client = state.sync_client()
+    name = Keys(session_id).lock(stage)
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + wait_s
+    delay = 0.002
+    while not client.set(name, token, nx=True, px=LOCK_TIMEOUT_S * 1000):
+        if time.monotonic() >= deadline:
+            raise StageBusy(f"{stage} of {session_id} is busy")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    try:
+        yield
+    finally:
+        with client.pipeline() as pipe:
+            try:
+                pipe.watch(name)
+                if pipe.get(name) == token.encode():
+                    pipe.multi()
+                    pipe.delete(name)
+                    pipe.execute()
+                else:
+                    logger.warning("stage lock %s of %s expired before release", stage, session_id)
+            except redis.WatchError:
+                logger.warning("stage lock %s of %s changed hands before release", stage, session_id)
+
+
+def _set_cursor(pipe: Any, session_id: str, stage: str, seq: int) -> None:
+    keys = Keys(session_id)
+    pipe.hset(keys.cursor, stage, seq)
+    pipe.expire(keys.cursor, state.ttl())
+
+
+# --- preprocess ---------------------------------------------------------------------------------------------------
+def chunk_preprocess(session_id: str, seq: int) -> None:
+    """Decode and resample chunk ``seq`` onto the session's 16 kHz grid (idempotent: HSETNX)."""
+    keys = Keys(session_id)
+    client = state.sync_client()
+    if client.hexists(keys.pcm, seq):
+        return
+    meta = state.load_meta(session_id)
+    if meta is None:
+        return  # session expired or erased
+    raw, previous, recv = client.hmget(keys.raw, [seq, seq - 1]) + [client.hget(keys.recv, seq)]
+    if raw is None or recv is None:
+        return
+    in_offset = int(recv.decode().split("|")[1])
+    steps = tuple(s for s in settings.PREPROCESS_STEPS if s == "highpass")
+    out = preprocess_chunk(
+        raw,
+        fmt=ChunkFormat(meta.sample_rate, meta.channels),
+        in_offset=in_offset,
+        previous_raw=previous,
+        steps=steps,
+    )
+    pipe = client.pipeline()
+    pipe.hsetnx(keys.pcm, seq, to_int16_bytes(out.mono))
+    if out.channels is not None:
+        pipe.hsetnx(keys.pcm_channels, seq, to_int16_bytes(out.channels.reshape(-1)))
+        pipe.expire(keys.pcm_channels, state.ttl())
+    pipe.expire(keys.pcm, state.ttl())
+    pipe.execute()
+
+
+# --- transcribe ---------------------------------------------------------------------------------------------------
+@dataclass
+class SttCursor:
+    """Where the uncommitted buffer starts, in chunks: lets a worker rebuild it from the stored chunks."""
+
+    stream: StreamState
+    first_seq: int = 0  # first chunk that overlaps the uncommitted buffer
+    first_start: int = 0  # session sample where that chunk starts
+
+    def to_json(self) -> str:
+        return json.dumps({"stream": self.stream.to_dict(), "first_seq": self.first_seq, "first_start": self.first_start})
+
+    @classmethod
+    def from_json(cls, raw: bytes | None, language: str) -> SttCursor:
+        if not raw:
+            return cls(stream=StreamState(language="" if language == "auto" else language))
+        data = json.loads(raw)
+        return cls(stream=StreamState.from_dict(data["stream"]), first_seq=data["first_seq"], first_start=data["first_start"])
+
+
+def _load_buffer(session_id: str, cursor: SttCursor, through_seq: int) -> tuple[np.ndarray, list[int]]:
+    keys = Keys(session_id)
+    seqs = list(range(cursor.first_seq, through_seq + 1))
+    chunks = state.sync_client().hmget(keys.pcm, seqs) if seqs else []
+    arrays = []
+    for s, data in zip(seqs, chunks):
+        if data is None:
+            chunk_preprocess(session_id, s)
+            data = state.sync_client().hget(keys.pcm, s)
+            if data is None:
+                raise RuntimeError(f"chunk {s} of {session_id} is missing from the live buffer")
+        arrays.append(from_int16_bytes(data))
+    lengths = [len(a) for a in arrays]
+    audio = np.concatenate(arrays) if arrays else np.zeros(0, dtype=np.float32)
+    return audio[cursor.stream.buffer_start - cursor.first_start :], lengths
+
+
+def _advance_first_chunk(cursor: SttCursor, lengths: list[int]) -> None:
+    for length in lengths:
+        if cursor.first_start + length > cursor.stream.buffer_start:
+            break
+        cursor.first_start += length
+        cursor.first_seq += 1
+
+
+def chunk_transcribe(session_id: str, seq: int, *, final: bool = False) -> None:
+    """Run the streaming transcriber over every chunk up to ``seq`` not yet transcribed; store the results."""
+    from sessions import services
+
+    keys = Keys(session_id)
+    client = state.sync_client()
+    with stage_lock(session_id, "transcribe"):
+        done = state.get_cursor(session_id, "transcribe")
+        if done >= seq and not final:
+            return
+        meta = state.load_meta(session_id)
+        if meta is None or meta.status == "complete":
+            return  # expired, erased or already finalised: a late task has nothing left to do
+        for s in range(done + 1, seq + 1):
+            chunk_preprocess(session_id, s)
+        cursor = SttCursor.from_json(client.get(keys.stt), meta.language)
+        if final and cursor.stream.buffer_start < 0:
+            return  # already flushed
+        audio, lengths = _load_buffer(session_id, cursor, seq)
+        started = time.perf_counter()
+        result = transcriber().step(cursor.stream, audio, final=final)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        segments = [segment.to_dict() for segment in result.segments]
+        if segments:
+            services.segments_commit(session_id=session_id, seq=seq, segments=segments)
+        cursor.stream = result.state
+        _advance_first_chunk(cursor, lengths)
+        if final:
+            cursor.stream.buffer_start = -1  # marks the tail as flushed
+        timings = {k: round(v, 1) for k, v in result.timings_ms.items()}
+        timings["stt_step"] = round(elapsed_ms, 1)
+        pipe = client.pipeline()
+        for s in range(done + 1, seq + 1):
+            payload = {"segments": segments if s == seq else [], "partial": result.partial if s == seq else "",
+                       "timings_ms": timings if s == seq else {}}
+            pipe.hset(keys.result, s, json.dumps(payload, ensure_ascii=False))
+        pipe.expire(keys.result, state.ttl())
+        pipe.set(keys.stt, cursor.to_json(), ex=state.ttl())
+        if result.state.language and result.state.language != meta.detected_language:
+            pipe.hset(keys.meta, "detected_language", result.state.language)
+        stale = list(range(max(0, done - 1), seq))  # raw chunks no later chunk needs as context
+        if stale:
+            pipe.hdel(keys.raw, *stale)
+        _set_cursor(pipe, session_id, "transcribe", max(seq, done))
+        pipe.execute()
+
+
+# --- publish --------------------------------------------------------------------------------------------------------
+def chunk_publish(session_id: str, seq: int) -> None:
+    """Send ``audio_processed`` for every chunk up to ``seq`` not yet announced, in seq order."""
+    keys = Keys(session_id)
+    client = state.sync_client()
+    with stage_lock(session_id, "publish"):
+        meta = state.load_meta(session_id)
+        if meta is None or meta.status == "complete":
+            return
+        done = state.get_cursor(session_id, "publish")
+        ready = state.get_cursor(session_id, "transcribe")
+        upto = min(seq, ready)
+        for s in range(done + 1, upto + 1):
+            raw, recv = client.hget(keys.result, s), client.hget(keys.recv, s)
+            if raw is None:
+                break
+            result = json.loads(raw)
+            received = float(recv.decode().split("|")[0]) if recv else time.time()
+            event: events.AudioProcessed = {
+                "type": "audio_processed",
+                "seq": s,
+                "segments": result["segments"],
+                "partial": result["partial"],
+                "lag_ms": int((time.time() - received) * 1000),
+                "timings_ms": result.get("timings_ms", {}),
+            }
+            events.publish(session_id, event)
+            pipe = client.pipeline()
+            _set_cursor(pipe, session_id, "publish", s)
+            pipe.execute()
+
+
+# --- the end of a session -----------------------------------------------------------------------------------------
+def session_audio(session_id: str, end_seq: int) -> np.ndarray:
+    keys = Keys(session_id)
+    if end_seq < 0:
+        return np.zeros(0, dtype=np.float32)
+    chunks = state.sync_client().hmget(keys.pcm, list(range(end_seq + 1)))
+    return np.concatenate([from_int16_bytes(c) for c in chunks if c is not None] or [np.zeros(0, np.float32)])
+
+
+def wav_bytes(audio: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SR)
+        out.writeframes(to_int16_bytes(audio))
+    return buffer.getvalue()
+
+
+def session_finalize(session_id: str) -> None:
+    """Flush the transcript's tail, store the recording and the record, announce ``session_complete``."""
+    from sessions import services
+
+    meta = state.load_meta(session_id)
+    if meta is None or meta.status == "complete":
+        services.interview_republish_complete(session_id=session_id)
+        return
+    end_seq = meta.end_seq
+    if end_seq >= 0:
+        chunk_transcribe(session_id, end_seq)
+        chunk_publish(session_id, end_seq)
+        chunk_transcribe(session_id, end_seq, final=True)
+    audio = session_audio(session_id, end_seq)
+    services.interview_complete(
+        session_id=session_id,
+        wav=wav_bytes(audio),
+        duration_s=len(audio) / SR,
+        last_seq=end_seq,
+        detected_language=(state.load_meta(session_id) or meta).detected_language,
+    )
+    services.interview_republish_complete(session_id=session_id)
+    state.update_meta(session_id, status="complete")
+    state.expire_completed(session_id)

@@ -1,0 +1,392 @@
+"""Streaming speech-to-text: Silero VAD utterances, each transcribed once by Whisper and committed.
+
+Why this policy (measured on this project's data, see docs/stt.md): transcribing fixed chunks cold cuts
+words and loses context, and re-decoding a growing buffer on every chunk (LocalAgreement) costs a core per
+session. So the session's uncommitted audio is cut into utterances by VAD; an utterance that has ended
+(0.5 s of silence, or a forced cut at ~15 s on the quietest point) is transcribed once with the language
+fixed, beam search on, temperature fallback off and a token cap, passed through the hallucination guard and
+committed. Committed text never changes. While an utterance is still going on, a cheap greedy decode with a
+shortened encoder window (CTranslate2 accepts fewer than 3000 mel frames) refreshes the unstable `partial`
+about once a second. The buffer is trimmed at every commit point, so cost does not grow with the session.
+
+Pure module: numpy in, dataclasses out, no Django.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.audio.preprocess import prepare_utterance
+from analysis.stt import guard
+from analysis.stt.models import resolve_model
+
+logger = logging.getLogger(__name__)
+
+SR = 16000
+FRAMES_PER_SECOND = 100  # Whisper mel frames
+
+
+@dataclass(frozen=True)
+class SttConfig:
+    model: str = "base"
+    models_dir: Path = Path(".models")
+    device: str = "cpu"
+    compute_type: str = "int8"
+    cpu_threads: int = 0
+    beam_size: int = 5
+    min_silence_s: float = 0.5
+    max_utterance_s: float = 15.0
+    speech_pad_s: float = 0.2
+    vad_threshold: float = 0.5
+    partial_interval_s: float = 1.0
+    min_step_s: float = 0.1
+    commit_context: str = "full"  # "full" (30 s encoder window) or "short" (fit the clip)
+    utterance_steps: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ("ko", "en")  # candidates when the session language is "auto"
+
+
+@dataclass
+class Word:
+    w: str
+    start: float
+    end: float
+    p: float
+
+
+@dataclass
+class Segment:
+    id: int
+    start: float
+    end: float
+    text: str
+    confidence: float
+    words: list[Word]
+    language: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["start"] = round(self.start, 3)
+        data["end"] = round(self.end, 3)
+        data["confidence"] = round(self.confidence, 3)
+        data["words"] = [
+            {"w": w.w, "start": round(w.start, 3), "end": round(w.end, 3), "p": round(w.p, 3)} for w in self.words
+        ]
+        return data
+
+
+@dataclass
+class StreamState:
+    """Everything the transcriber remembers between steps; JSON-serialisable so any worker can continue."""
+
+    buffer_start: int = 0  # session sample where the uncommitted audio begins
+    next_id: int = 0
+    language: str = ""  # fixed session language; "" until detected
+    last_vad_end: int = 0
+    last_partial_end: int = 0
+    partial: str = ""
+    suppressed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> StreamState:
+        return cls(**data) if data else cls()
+
+
+@dataclass
+class StepResult:
+    segments: list[Segment]
+    partial: str
+    state: StreamState
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    suppressed: list[str] = field(default_factory=list)
+    ran: bool = True  # False when the step was skipped (too little new audio)
+
+
+# --- model access ------------------------------------------------------------------------------------------
+_short_window = threading.local()
+
+
+def _install_short_window_patch() -> None:
+    """Let a transcribe call use an encoder window shorter than 30 s (set per thread).
+
+    faster-whisper always pads features to 3000 frames before encoding; CTranslate2 itself accepts shorter
+    inputs, and the encoder's cost is proportional to the window. Partials use it; commits use it only when
+    ``commit_context == "short"``.
+    """
+    import faster_whisper.transcribe as fwt
+
+    if getattr(fwt.pad_or_trim, "_short_window", False):
+        return
+    original = fwt.pad_or_trim
+
+    def pad_or_trim(array: np.ndarray, length: int = 3000, *, axis: int = -1) -> np.ndarray:
+        frames = getattr(_short_window, "frames", None)
+        return original(array, frames or length, axis=axis)
+
+    pad_or_trim._short_window = True  # type: ignore[attr-defined]
+    fwt.pad_or_trim = pad_or_trim
+
+
+@lru_cache(maxsize=4)
+def load_whisper(model: str, models_dir: str, device: str, compute_type: str, cpu_threads: int) -> Any:
+    from faster_whisper import WhisperModel
+
+    _install_short_window_patch()
+    path = resolve_model(model, Path(models_dir))
+    started = time.monotonic()
+    whisper = WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
+    logger.info("loaded Whisper %s (%s, %s) in %.1f s", model, device, compute_type, time.monotonic() - started)
+    return whisper
+
+
+def model_for(config: SttConfig) -> Any:
+    return load_whisper(config.model, str(config.models_dir), config.device, config.compute_type, config.cpu_threads)
+
+
+def speech_regions(audio: np.ndarray, config: SttConfig) -> list[tuple[int, int]]:
+    """Silero VAD (faster-whisper's ONNX copy: no torch in the STT path) → [(start, end)] sample indices."""
+    from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+    if len(audio) < SR // 10:
+        return []
+    options = VadOptions(
+        threshold=config.vad_threshold,
+        min_speech_duration_ms=200,
+        min_silence_duration_ms=int(config.min_silence_s * 1000),
+        speech_pad_ms=int(config.speech_pad_s * 1000),
+    )
+    return [(int(r["start"]), int(r["end"])) for r in get_speech_timestamps(audio, options)]
+
+
+# --- transcription of one clip ----------------------------------------------------------------------------------
+@dataclass
+class ClipText:
+    text: str
+    words: list[Word]
+    avg_logprob: float
+    no_speech_prob: float
+    language: str
+
+
+def transcribe_clip(
+    model: Any,
+    audio: np.ndarray,
+    *,
+    language: str | None,
+    beam_size: int,
+    word_timestamps: bool,
+    short_window: bool,
+) -> ClipText:
+    """One Whisper decode of a clip (≤ 30 s) as a single segment, no temperature fallback, token-capped."""
+    duration = len(audio) / SR
+    frames = None
+    if short_window:
+        # Twice the clip, at least 10 s: tighter windows made base repeat itself or drop the last word.
+        frames = int(min(3000, max(1000, 2 * duration * FRAMES_PER_SECOND)))
+        frames += frames % 2
+    _short_window.frames = frames
+    try:
+        segments, info = model.transcribe(
+            audio,
+            language=language,
+            beam_size=beam_size,
+            temperature=0.0,
+            condition_on_previous_text=False,
+            compression_ratio_threshold=None,
+            log_prob_threshold=None,
+            no_speech_threshold=None,
+            without_timestamps=False,
+            word_timestamps=word_timestamps,
+            vad_filter=False,
+            max_new_tokens=guard.token_cap(duration),
+        )
+        segments = list(segments)
+    finally:
+        _short_window.frames = None
+    words: list[Word] = []
+    texts: list[str] = []
+    logprobs: list[float] = []
+    no_speech = 0.0
+    for seg in segments:
+        texts.append(seg.text.strip())
+        logprobs.append(seg.avg_logprob)
+        no_speech = max(no_speech, seg.no_speech_prob)
+        for w in seg.words or []:
+            words.append(Word(w=w.word.strip(), start=float(w.start), end=float(w.end), p=float(w.probability)))
+    return ClipText(
+        text=" ".join(t for t in texts if t),
+        words=[w for w in words if w.w],
+        avg_logprob=float(np.mean(logprobs)) if logprobs else -10.0,
+        no_speech_prob=no_speech,
+        language=info.language,
+    )
+
+
+def detect_language(model: Any, audio: np.ndarray, candidates: Iterable[str]) -> tuple[str, float]:
+    """Most likely language among ``candidates`` (restricting the choice avoids wild guesses on short clips)."""
+    _lang, _prob, all_probs = model.detect_language(audio=audio)
+    allowed = set(candidates)
+    ranked = [(lang, p) for lang, p in all_probs if not allowed or lang in allowed]
+    if not ranked:
+        return _lang, _prob
+    total = sum(p for _, p in ranked) or 1.0
+    lang, p = max(ranked, key=lambda item: item[1])
+    return lang, p / total
+
+
+# --- the streaming transcriber ----------------------------------------------------------------------------------
+class StreamingTranscriber:
+    def __init__(self, config: SttConfig, model: Any | None = None) -> None:
+        self.config = config
+        self.model = model if model is not None else model_for(config)
+
+    def step(self, state: StreamState, audio: np.ndarray, *, final: bool = False) -> StepResult:
+        """Advance over ``audio`` = session samples [state.buffer_start, state.buffer_start + len(audio))."""
+        cfg = self.config
+        state = StreamState(**state.to_dict())
+        n = len(audio)
+        end_sample = state.buffer_start + n
+        if not final and end_sample - state.last_vad_end < int(cfg.min_step_s * SR):
+            return StepResult(segments=[], partial=state.partial, state=state, ran=False)
+        state.last_vad_end = end_sample
+        timings: dict[str, float] = {}
+        started = time.perf_counter()
+        regions = speech_regions(audio, cfg)
+        timings["vad"] = (time.perf_counter() - started) * 1000
+
+        closed_margin = int(0.05 * SR)
+        finished = [(s, e) for s, e in regions if final or e < n - closed_margin]
+        ongoing = None if final else next(((s, e) for s, e in regions if e >= n - closed_margin), None)
+
+        clips: list[tuple[int, int]] = list(finished)
+        consumed = finished[-1][1] if finished else 0
+        if ongoing is not None and (ongoing[1] - ongoing[0]) > cfg.max_utterance_s * SR:
+            cut = self._quiet_point(audio, ongoing[0])
+            clips.append((ongoing[0], cut))
+            consumed = cut
+            ongoing = (cut, ongoing[1])
+
+        segments: list[Segment] = []
+        suppressed: list[str] = []
+        stt_started = time.perf_counter()
+        for s, e in clips:
+            seg, reason = self._commit_clip(state, audio[s:e], (state.buffer_start + s) / SR)
+            if seg is not None:
+                segments.append(seg)
+            elif reason:
+                suppressed.append(reason)
+        timings["stt"] = (time.perf_counter() - stt_started) * 1000
+
+        # Trim the buffer: keep the ongoing utterance, or a short tail so the next onset is not clipped.
+        if final:
+            new_start = n
+        elif ongoing is not None:
+            new_start = max(consumed, ongoing[0])
+        else:
+            new_start = max(consumed, n - int(0.5 * SR))
+        state.buffer_start += max(0, new_start)
+        if state.last_partial_end < state.buffer_start:
+            state.last_partial_end = state.buffer_start
+
+        if ongoing is None:
+            state.partial = ""
+        elif end_sample - state.last_partial_end >= int(cfg.partial_interval_s * SR):
+            partial_started = time.perf_counter()
+            state.partial = self._partial(state, audio[ongoing[0] :])
+            state.last_partial_end = end_sample
+            timings["partial"] = (time.perf_counter() - partial_started) * 1000
+        state.suppressed += len(suppressed)
+        return StepResult(segments=segments, partial=state.partial, state=state, timings_ms=timings, suppressed=suppressed)
+
+    def _quiet_point(self, audio: np.ndarray, start: int) -> int:
+        """The lowest-energy 50 ms frame in the last third of the allowed utterance length."""
+        cfg = self.config
+        lo = start + int(cfg.max_utterance_s * SR * 0.6)
+        hi = min(len(audio), start + int(cfg.max_utterance_s * SR))
+        hop = SR // 20
+        window = audio[lo:hi]
+        if len(window) < hop * 2:
+            return hi
+        frames = window[: len(window) // hop * hop].reshape(-1, hop)
+        quietest = int(np.argmin(np.mean(frames**2, axis=1)))
+        return lo + quietest * hop + hop // 2
+
+    def _language_for(self, state: StreamState, clip: np.ndarray) -> str:
+        if state.language:
+            return state.language
+        lang, prob = detect_language(self.model, clip, self.config.languages)
+        if prob >= 0.5 and len(clip) >= SR:
+            state.language = lang  # fixed from now on: auto-detection on short clips is unreliable
+        return lang
+
+    def _commit_clip(self, state: StreamState, clip: np.ndarray, offset_s: float) -> tuple[Segment | None, str | None]:
+        cfg = self.config
+        duration = len(clip) / SR
+        if duration < 0.2:
+            return None, "too_short"
+        clip = prepare_utterance(clip, cfg.utterance_steps)
+        language = self._language_for(state, clip)
+        result = transcribe_clip(
+            self.model,
+            clip,
+            language=language,
+            beam_size=cfg.beam_size,
+            word_timestamps=True,
+            short_window=cfg.commit_context == "short",
+        )
+        reason = guard.rejection_reason(
+            result.text,
+            duration_s=duration,
+            language=language,
+            avg_logprob=result.avg_logprob,
+            no_speech_prob=result.no_speech_prob,
+        )
+        if reason is not None:
+            logger.info("suppressed a %.1f s clip: %s (%d chars)", duration, reason, len(result.text))
+            return None, reason
+        words = [Word(w=w.w, start=offset_s + w.start, end=offset_s + w.end, p=w.p) for w in result.words]
+        confidence = float(np.mean([w.p for w in words])) if words else float(np.exp(result.avg_logprob))
+        start = words[0].start if words else offset_s
+        end = words[-1].end if words else offset_s + duration
+        segment = Segment(
+            id=state.next_id, start=start, end=end, text=result.text, confidence=confidence, words=words,
+            language=language,
+        )
+        state.next_id += 1
+        return segment, None
+
+    def _partial(self, state: StreamState, clip: np.ndarray) -> str:
+        if len(clip) < int(0.3 * SR):
+            return state.partial
+        clip = clip[-int(min(len(clip) / SR, 28.0) * SR) :]
+        language = state.language or None
+        result = transcribe_clip(
+            self.model, clip, language=language, beam_size=1, word_timestamps=False, short_window=True
+        )
+        reason = guard.rejection_reason(
+            result.text,
+            duration_s=len(clip) / SR,
+            language=language or result.language,
+            avg_logprob=result.avg_logprob,
+            no_speech_prob=result.no_speech_prob,
+        )
+        return "" if reason else result.text
+
+
+def transcribe_offline(config: SttConfig, audio: np.ndarray, *, language: str | None) -> list[Segment]:
+    """The whole recording at once through the same VAD + utterance policy (the offline reference)."""
+    transcriber = StreamingTranscriber(config)
+    state = StreamState(language=language or "")
+    result = transcriber.step(state, audio, final=True)
+    return result.segments

@@ -1,0 +1,48 @@
+"""Start daphne with permessage-deflate enabled (``python -m interview_project.serve``).
+
+daphne builds its autobahn ``WebSocketServerFactory`` without a compression policy, so it never negotiates
+permessage-deflate. Transcripts are repetitive JSON, so we accept the client's deflate offer; binary audio
+frames barely compress, which the client decides per message (browsers compress all frames, that's fine).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+
+
+def accept_deflate(offers: list[Any]) -> PerMessageDeflateOfferAccept | None:
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return PerMessageDeflateOfferAccept(offer)
+    return None
+
+
+def enable_deflate() -> None:
+    import daphne.server
+    from daphne.ws_protocol import WebSocketFactory
+
+    class DeflateWebSocketFactory(WebSocketFactory):  # type: ignore[misc]
+        def setProtocolOptions(self, **options: Any) -> None:  # noqa: N802 (autobahn's name)
+            options.setdefault("perMessageCompressionAccept", accept_deflate)
+            super().setProtocolOptions(**options)
+
+    daphne.server.WebSocketFactory = DeflateWebSocketFactory
+
+
+def main(argv: list[str] | None = None) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "interview_project.settings")
+    enable_deflate()
+    from daphne.cli import CommandLineInterface
+
+    host = os.environ.get("HOST", "127.0.0.1")
+    port = os.environ.get("PORT", "8000")
+    args = argv if argv is not None else sys.argv[1:]
+    CommandLineInterface().run(["-b", host, "-p", port, "--proxy-headers", *args, "interview_project.asgi:application"])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""The interview WebSocket (protocol v1, docs/protocol.md).
+
+Thin by design: parse a frame, call one service, reply. Audio arrives as binary frames, which is why this
+is an ``AsyncWebsocketConsumer`` (the JSON consumer rejects binary frames).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from sessions import events, services
+from sessions.protocol import (
+    PROTOCOL_VERSION,
+    AudioChunk,
+    CloseCode,
+    ConnectParams,
+    ErrorCode,
+    EvaluationRequest,
+    Ping,
+    ProtocolError,
+    SessionEnd,
+    SpeakerNote,
+    parse_binary,
+    parse_connect,
+    parse_text,
+)
+from sessions.state import SessionMeta
+
+logger = logging.getLogger(__name__)
+
+
+class InterviewConsumer(AsyncWebsocketConsumer):
+    meta: SessionMeta | None = None
+    params: ConnectParams | None = None
+
+    # --- lifecycle -------------------------------------------------------------------------------------------------
+    async def connect(self) -> None:
+        events.remember_server_loop(asyncio.get_running_loop())
+        await self.accept()
+        try:
+            self.params = parse_connect(self.scope.get("query_string", b""))
+            user = self.scope.get("user")
+            owner_id = user.pk if user is not None and user.is_authenticated else None
+            if self.params.resume_token:
+                self.meta = await services.interview_resume(token=self.params.resume_token)
+                if self.meta is None:
+                    raise ProtocolError(
+                        ErrorCode.UNKNOWN_SESSION, "unknown or expired resume token; start a new session", fatal=True
+                    )
+            else:
+                self.meta = await services.interview_start(params=self.params, owner_id=owner_id)
+        except ProtocolError as error:
+            await self._error(error)
+            return
+        await self.channel_layer.group_add(events.group_name(self.meta.session_id), self.channel_name)
+        await self.send_json(self._ack())
+        if self.params.resume_token:
+            for event in await services.undelivered_events(
+                session_id=self.meta.session_id, after_seq=self.meta.delivered_seq
+            ):
+                await self.interview_audio_processed({"event": event})
+
+    async def disconnect(self, code: int) -> None:
+        if self.meta is not None:
+            await self.channel_layer.group_discard(events.group_name(self.meta.session_id), self.channel_name)
+            await services.session_touch(session_id=self.meta.session_id)
+
+    def _ack(self) -> dict[str, Any]:
+        assert self.meta is not None
+        return {
+            "type": "connection_ack",
+            "session_id": self.meta.session_id,
+            "resume_token": self.meta.resume_token,
+            "protocol": PROTOCOL_VERSION,
+            "audio": {
+                "encoding": "pcm_s16le",
+                "sample_rate": self.meta.sample_rate,
+                "channels": self.meta.channels,
+                "max_chunk_ms": settings.AUDIO_MAX_CHUNK_MS,
+            },
+            "heartbeat_s": settings.HEARTBEAT_S,
+            "last_seq": self.meta.last_seq,
+            "status": self.meta.status,
+            "language": self.meta.language,
+        }
+
+    # --- client → server ---------------------------------------------------------------------------------------------
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.meta is None:
+            return
+        limits = {
+            "sample_rate": self.meta.sample_rate,
+            "channels": self.meta.channels,
+            "max_chunk_ms": settings.AUDIO_MAX_CHUNK_MS,
+        }
+        try:
+            if bytes_data is not None:
+                message = parse_binary(bytes_data, **limits)
+            else:
+                message = parse_text(text_data or "", **limits)
+            await self._dispatch(message)
+        except ProtocolError as error:
+            await self._error(error)
+
+    async def _dispatch(self, message: Any) -> None:
+        assert self.meta is not None
+        if isinstance(message, AudioChunk):
+            accepted = await services.chunk_accept(meta=self.meta, chunk=message, now=time.time())
+            from analysis.tasks import enqueue_chunk
+
+            await sync_to_async(enqueue_chunk, thread_sensitive=False)(self.meta.session_id, accepted.seq)
+        elif isinstance(message, SpeakerNote):
+            note = await services.note_add(meta=self.meta, note=message)
+            await self.send_json({"type": "note_ack", "id": note.pk, "at": note.at, "kind": note.kind})
+        elif isinstance(message, EvaluationRequest):
+            await self.send_json(await services.evaluation_status(meta=self.meta, scope=message.scope))
+        elif isinstance(message, SessionEnd):
+            if not await services.session_end_request(meta=self.meta):
+                raise ProtocolError(ErrorCode.SESSION_ENDED, "session_end was already received")
+        elif isinstance(message, Ping):
+            await self.send_json({"type": "pong", "ts": message.ts})
+
+    async def _error(self, error: ProtocolError) -> None:
+        payload: dict[str, Any] = {"type": "error_message", "code": error.code, "message": error.message, "fatal": error.fatal}
+        if error.seq is not None:
+            payload["seq"] = error.seq
+        await self.send_json(payload)
+        if error.fatal:
+            close_code = {
+                ErrorCode.BAD_PARAMETERS: CloseCode.BAD_PARAMETERS,
+                ErrorCode.UNKNOWN_SESSION: CloseCode.UNKNOWN_SESSION,
+                ErrorCode.UNAUTHORIZED: CloseCode.UNAUTHORIZED,
+            }.get(error.code, CloseCode.INTERNAL)
+            await self.close(code=close_code)
+
+    async def send_json(self, payload: dict[str, Any]) -> None:
+        await self.send(text_data=json.dumps(payload, ensure_ascii=False))
+
+    # --- server → client: one handler per event type ----------------------------------------------------------------
+    async def interview_audio_processed(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        await self.send_json(event)
+        if self.meta is not None and event["seq"] > self.meta.delivered_seq:
+            self.meta.delivered_seq = event["seq"]
+            await services.delivered_mark(session_id=self.meta.session_id, seq=event["seq"])
+
+    async def interview_final_progress(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+    async def interview_real_time_feedback(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+    async def interview_score_update(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+    async def interview_error_message(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
+    async def interview_session_complete(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+        if self.meta is not None:
+            self.meta.status = "complete"
+        await self.close(code=CloseCode.NORMAL)

@@ -1,0 +1,222 @@
+"""Protocol v1 parsing (docs/protocol.md): client frames in, typed messages or a ProtocolError out.
+
+Pure and synchronous so it is tested without a socket; the consumer only calls ``parse_*``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import parse_qs
+
+PROTOCOL_VERSION = 1
+LANGUAGES = ("ko", "en", "auto")
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 48000
+MIN_CHUNK_MS = 20
+
+
+class ErrorCode:
+    BAD_JSON = "bad_json"
+    BAD_MESSAGE = "bad_message"
+    UNKNOWN_TYPE = "unknown_type"
+    MISSING_FIELD = "missing_field"
+    INVALID_FIELD = "invalid_field"
+    BAD_AUDIO = "bad_audio"
+    CHUNK_TOO_SHORT = "chunk_too_short"
+    CHUNK_TOO_LARGE = "chunk_too_large"
+    DUPLICATE_SEQ = "duplicate_seq"
+    SEQ_GAP = "seq_gap"
+    TOO_FAST = "too_fast"
+    SESSION_ENDED = "session_ended"
+    BAD_PARAMETERS = "bad_parameters"
+    UNKNOWN_SESSION = "unknown_session"
+    UNAUTHORIZED = "unauthorized"
+    PROCESSING_FAILED = "processing_failed"
+    INTERNAL = "internal_error"
+
+
+class CloseCode:
+    """WebSocket close codes for fatal errors (4000-4999 are for applications)."""
+
+    NORMAL = 1000
+    BAD_PARAMETERS = 4400
+    UNAUTHORIZED = 4401
+    FORBIDDEN = 4403
+    UNKNOWN_SESSION = 4404
+    SUPERSEDED = 4409
+    INTERNAL = 4500
+
+
+class ProtocolError(Exception):
+    def __init__(self, code: str, message: str, *, seq: int | None = None, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.seq = seq
+        self.fatal = fatal
+
+
+@dataclass(frozen=True)
+class ConnectParams:
+    language: str
+    sample_rate: int
+    channels: int
+    resume_token: str | None
+    ticket: str | None
+    question_set: str | None
+    consent: bool
+    candidate_name: str
+    analysis_affect: bool | None
+
+
+@dataclass(frozen=True)
+class AudioChunk:
+    seq: int
+    pcm: bytes
+
+
+@dataclass(frozen=True)
+class SpeakerNote:
+    text: str
+    speaker: Literal["interviewer", "candidate"] | None
+    kind: Literal["note", "question"]
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    scope: Literal["answer", "session"]
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    pass
+
+
+@dataclass(frozen=True)
+class Ping:
+    ts: Any
+
+
+ClientMessage = AudioChunk | SpeakerNote | EvaluationRequest | SessionEnd | Ping
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def parse_connect(query_string: bytes | str) -> ConnectParams:
+    raw = query_string.decode("latin-1") if isinstance(query_string, bytes) else query_string
+    query = {k: v[-1] for k, v in parse_qs(raw, keep_blank_values=True).items()}
+    language = query.get("language", "auto") or "auto"
+    if language not in LANGUAGES:
+        raise ProtocolError(ErrorCode.BAD_PARAMETERS, f"language must be one of {', '.join(LANGUAGES)}", fatal=True)
+    try:
+        sample_rate = int(query.get("sample_rate", "16000") or 16000)
+        channels = int(query.get("channels", "1") or 1)
+    except ValueError:
+        raise ProtocolError(ErrorCode.BAD_PARAMETERS, "sample_rate and channels must be integers", fatal=True) from None
+    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+        raise ProtocolError(
+            ErrorCode.BAD_PARAMETERS, f"sample_rate must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE}", fatal=True
+        )
+    if channels not in (1, 2):
+        raise ProtocolError(ErrorCode.BAD_PARAMETERS, "channels must be 1 or 2", fatal=True)
+    affect = query.get("analysis_affect")
+    return ConnectParams(
+        language=language,
+        sample_rate=sample_rate,
+        channels=channels,
+        resume_token=query.get("resume") or None,
+        ticket=query.get("ticket") or None,
+        question_set=query.get("question_set") or None,
+        consent=_bool(query.get("consent", "0")),
+        candidate_name=(query.get("candidate") or "")[:200],
+        analysis_affect=None if affect is None else _bool(affect),
+    )
+
+
+def max_chunk_bytes(*, sample_rate: int, channels: int, max_chunk_ms: int) -> int:
+    return sample_rate * channels * 2 * max_chunk_ms // 1000
+
+
+def _check_pcm(pcm: bytes, seq: int, *, sample_rate: int, channels: int, max_chunk_ms: int) -> None:
+    frame = 2 * channels
+    if len(pcm) % frame:
+        raise ProtocolError(
+            ErrorCode.BAD_AUDIO,
+            f"PCM byte count {len(pcm)} is not a multiple of {frame} (16-bit, {channels} channel(s))",
+            seq=seq,
+        )
+    limit = max_chunk_bytes(sample_rate=sample_rate, channels=channels, max_chunk_ms=max_chunk_ms)
+    if len(pcm) > limit:
+        raise ProtocolError(
+            ErrorCode.CHUNK_TOO_LARGE, f"chunk of {len(pcm)} bytes exceeds {max_chunk_ms} ms ({limit} bytes)", seq=seq
+        )
+    if len(pcm) < sample_rate * frame * MIN_CHUNK_MS // 1000:
+        raise ProtocolError(ErrorCode.CHUNK_TOO_SHORT, f"chunks must hold at least {MIN_CHUNK_MS} ms of audio", seq=seq)
+
+
+def parse_binary(data: bytes, *, sample_rate: int, channels: int, max_chunk_ms: int) -> AudioChunk:
+    if len(data) < 4:
+        raise ProtocolError(ErrorCode.BAD_AUDIO, "binary frame shorter than its 4-byte seq header")
+    (seq,) = struct.unpack(">I", data[:4])
+    pcm = data[4:]
+    _check_pcm(pcm, seq, sample_rate=sample_rate, channels=channels, max_chunk_ms=max_chunk_ms)
+    return AudioChunk(seq=seq, pcm=pcm)
+
+
+def _require(message: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
+    if name not in message:
+        raise ProtocolError(ErrorCode.MISSING_FIELD, f"'{message.get('type')}' needs the field '{name}'")
+    value = message[name]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise ProtocolError(ErrorCode.INVALID_FIELD, f"field '{name}' has the wrong type")
+    return value
+
+
+def parse_text(text: str, *, sample_rate: int, channels: int, max_chunk_ms: int) -> ClientMessage:
+    try:
+        message = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProtocolError(ErrorCode.BAD_JSON, f"message is not valid JSON: {exc.msg}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError(ErrorCode.BAD_MESSAGE, "message must be a JSON object")
+    kind = message.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError(ErrorCode.MISSING_FIELD, "message needs a string field 'type'")
+    if kind == "audio_chunk":
+        seq = _require(message, "seq", int)
+        if seq < 0 or seq > 0xFFFFFFFF:
+            raise ProtocolError(ErrorCode.INVALID_FIELD, "seq must be a non-negative 32-bit integer")
+        encoded = _require(message, "audio", str)
+        try:
+            pcm = base64.b64decode(encoded, validate=True)
+        except (binascii.Error, ValueError):
+            raise ProtocolError(ErrorCode.BAD_AUDIO, "audio is not valid base64", seq=seq) from None
+        _check_pcm(pcm, seq, sample_rate=sample_rate, channels=channels, max_chunk_ms=max_chunk_ms)
+        return AudioChunk(seq=seq, pcm=pcm)
+    if kind == "speaker_note":
+        text_value = _require(message, "text", str)
+        speaker = message.get("speaker")
+        if speaker not in (None, "interviewer", "candidate"):
+            raise ProtocolError(ErrorCode.INVALID_FIELD, "speaker must be 'interviewer' or 'candidate'")
+        note_kind = message.get("kind", "note")
+        if note_kind not in ("note", "question"):
+            raise ProtocolError(ErrorCode.INVALID_FIELD, "kind must be 'note' or 'question'")
+        if len(text_value) > 4000:
+            raise ProtocolError(ErrorCode.INVALID_FIELD, "text is longer than 4000 characters")
+        return SpeakerNote(text=text_value, speaker=speaker, kind=note_kind)
+    if kind == "evaluation_request":
+        scope = message.get("scope", "session")
+        if scope not in ("answer", "session"):
+            raise ProtocolError(ErrorCode.INVALID_FIELD, "scope must be 'answer' or 'session'")
+        return EvaluationRequest(scope=scope)
+    if kind == "session_end":
+        return SessionEnd()
+    if kind == "ping":
+        return Ping(ts=message.get("ts"))
+    raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type '{kind[:40]}'")

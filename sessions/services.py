@@ -1,0 +1,253 @@
+"""Services of the live interview: typed, keyword-only functions that the consumer and tasks call.
+
+Async functions serve the consumer (Redis through ``redis.asyncio``, the ORM through
+``database_sync_to_async``); sync ones serve the Celery pipeline.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.utils import timezone
+
+from sessions import events, state
+from sessions.models import Interview, Note, Segment
+from sessions.protocol import AudioChunk, ConnectParams, ErrorCode, ProtocolError, SpeakerNote
+from sessions.state import Keys, SessionMeta, resume_key
+
+logger = logging.getLogger(__name__)
+
+
+# --- starting and resuming ------------------------------------------------------------------------------------------
+def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
+    return Interview.objects.create(
+        owner_id=owner_id or None,
+        language=params.language,
+        sample_rate=params.sample_rate,
+        channels=params.channels,
+        candidate_name=params.candidate_name,
+    )
+
+
+async def interview_start(*, params: ConnectParams, owner_id: int | None) -> SessionMeta:
+    interview = await database_sync_to_async(_create_interview)(params, owner_id)
+    options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set}
+    meta = SessionMeta(
+        session_id=str(interview.id),
+        language=params.language,
+        sample_rate=params.sample_rate,
+        channels=params.channels,
+        started_wall=time.time(),
+        owner_id=owner_id or 0,
+        options=json.dumps(options),
+    )
+    client = state.async_client()
+    keys = Keys(meta.session_id)
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.hset(keys.meta, mapping=meta.to_redis())
+        pipe.expire(keys.meta, state.ttl())
+        pipe.set(resume_key(meta.resume_token), meta.session_id, ex=state.ttl())
+        await pipe.execute()
+    logger.info("interview %s started (%s, %d Hz, %d ch)", meta.session_id, meta.language, meta.sample_rate, meta.channels)
+    return meta
+
+
+async def interview_resume(*, token: str) -> SessionMeta | None:
+    client = state.async_client()
+    session_id = await client.get(resume_key(token))
+    if session_id is None:
+        return None
+    raw = await client.hgetall(Keys(session_id.decode()).meta)
+    return SessionMeta.from_redis(raw) if raw else None
+
+
+async def session_touch(*, session_id: str) -> None:
+    client = state.async_client()
+    async with client.pipeline(transaction=False) as pipe:
+        for key in Keys(session_id).all():
+            pipe.expire(key, state.ttl())
+        meta = await client.hget(Keys(session_id).meta, "resume_token")
+        if meta:
+            pipe.expire(resume_key(meta.decode()), state.ttl())
+        await pipe.execute()
+
+
+# --- audio ---------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Accepted:
+    seq: int
+
+
+async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> Accepted:
+    """Check a chunk against the session, store it in the live buffer and advance ``last_seq``.
+
+    ``meta`` is the consumer's copy of the session (the consumer is the session's only writer of
+    ``last_seq``); it is updated in place. Raises ProtocolError for duplicates, gaps, ended sessions and
+    audio arriving much faster than real time; nothing is stored then.
+    """
+    if meta.status != "live":
+        raise ProtocolError(ErrorCode.SESSION_ENDED, "the session has ended; audio is no longer accepted", seq=chunk.seq)
+    if chunk.seq <= meta.last_seq:
+        raise ProtocolError(ErrorCode.DUPLICATE_SEQ, f"seq {chunk.seq} was already accepted; ignored", seq=chunk.seq)
+    expected = meta.last_seq + 1
+    if chunk.seq != expected:
+        raise ProtocolError(ErrorCode.SEQ_GAP, f"expected seq {expected}, got {chunk.seq}; resend from {expected}", seq=chunk.seq)
+    frames = len(chunk.pcm) // (2 * meta.channels)
+    duration = frames / meta.sample_rate
+    allowed = (now - meta.started_wall) * settings.AUDIO_MAX_SPEED + settings.AUDIO_BURST_S
+    if meta.audio_s + duration > allowed:
+        raise ProtocolError(
+            ErrorCode.TOO_FAST,
+            f"audio arrives faster than {settings.AUDIO_MAX_SPEED:g}x real time; chunk {chunk.seq} refused, resend it later",
+            seq=chunk.seq,
+        )
+    in_offset = int(round(meta.audio_s * meta.sample_rate))
+    keys = Keys(meta.session_id)
+    client = state.async_client()
+    async with client.pipeline(transaction=True) as pipe:
+        pipe.hsetnx(keys.raw, chunk.seq, chunk.pcm)
+        pipe.hset(keys.recv, chunk.seq, f"{now:.6f}|{in_offset}")
+        pipe.hset(keys.meta, mapping={"last_seq": chunk.seq, "audio_s": repr(meta.audio_s + duration)})
+        for key in (keys.raw, keys.recv, keys.meta):
+            pipe.expire(key, state.ttl())
+        await pipe.execute()
+    meta.last_seq = chunk.seq
+    meta.audio_s += duration
+    return Accepted(seq=chunk.seq)
+
+
+async def delivered_mark(*, session_id: str, seq: int) -> None:
+    await state.async_client().hset(Keys(session_id).meta, "delivered_seq", seq)
+
+
+async def undelivered_events(*, session_id: str, after_seq: int) -> list[events.AudioProcessed]:
+    """Rebuild the ``audio_processed`` events a resumed client missed (from the stored chunk results)."""
+    client = state.async_client()
+    keys = Keys(session_id)
+    published = await client.hget(keys.cursor, "publish")
+    upto = int(published) if published is not None else -1
+    out: list[events.AudioProcessed] = []
+    if upto <= after_seq:
+        return out
+    seqs = list(range(after_seq + 1, upto + 1))
+    results = await client.hmget(keys.result, seqs)
+    for s, raw in zip(seqs, results):
+        if raw is None:
+            continue
+        data = json.loads(raw)
+        out.append({"type": "audio_processed", "seq": s, "segments": data["segments"], "partial": data["partial"],
+                    "lag_ms": 0, "timings_ms": data.get("timings_ms", {})})
+    return out
+
+
+# --- notes, evaluation, end ------------------------------------------------------------------------------------------
+def _add_note(session_id: str, note: SpeakerNote, at: float) -> Note:
+    return Note.objects.create(interview_id=session_id, at=at, text=note.text, kind=note.kind, speaker=note.speaker or "")
+
+
+async def note_add(*, meta: SessionMeta, note: SpeakerNote) -> Note:
+    return await database_sync_to_async(_add_note)(meta.session_id, note, round(meta.audio_s, 3))
+
+
+def _transcript_stats(session_id: str) -> dict[str, Any]:
+    segments = list(Segment.objects.filter(interview_id=session_id).values_list("text", "end"))
+    words = sum(len(text.split()) for text, _ in segments)
+    return {"segments": len(segments), "words": words, "transcribed_s": round(max((e for _, e in segments), default=0.0), 2)}
+
+
+async def evaluation_status(*, meta: SessionMeta, scope: str) -> dict[str, Any]:
+    stats = await database_sync_to_async(_transcript_stats)(meta.session_id)
+    return {"type": "evaluation_status", "scope": scope, "audio_s": round(meta.audio_s, 2), **stats}
+
+
+async def session_end_request(*, meta: SessionMeta) -> bool:
+    """Mark the session as ending and queue its finalisation. False when it was already ending."""
+    if meta.status != "live":
+        return False
+    meta.status = "ending"
+    meta.end_seq = meta.last_seq
+    client = state.async_client()
+    await client.hset(Keys(meta.session_id).meta, mapping={"status": "ending", "end_seq": meta.end_seq})
+    from asgiref.sync import sync_to_async
+
+    from analysis.tasks import enqueue_finalize
+
+    await sync_to_async(enqueue_finalize, thread_sensitive=False)(meta.session_id)
+    return True
+
+
+# --- writes from the pipeline ----------------------------------------------------------------------------------------
+def segments_commit(*, session_id: str, seq: int, segments: list[dict[str, Any]]) -> None:
+    """Store newly committed segments; upsert on (interview, index) so a rerun writes nothing twice."""
+    with transaction.atomic():
+        for seg in segments:
+            Segment.objects.update_or_create(
+                interview_id=session_id,
+                index=seg["id"],
+                defaults={
+                    "start": seg["start"],
+                    "end": seg["end"],
+                    "text": seg["text"],
+                    "confidence": seg["confidence"],
+                    "words": seg["words"],
+                    "language": seg.get("language", ""),
+                    "speaker": seg.get("speaker", ""),
+                    "role": seg.get("role", Segment.Role.UNKNOWN),
+                    "role_confidence": seg.get("role_confidence", 0.0),
+                    "seq": seq,
+                },
+            )
+
+
+def interview_complete(*, session_id: str, wav: bytes, duration_s: float, last_seq: int, detected_language: str) -> None:
+    interview = Interview.objects.filter(pk=session_id).first()
+    if interview is None or interview.status == Interview.Status.COMPLETED:
+        return
+    if interview.audio:
+        interview.audio.delete(save=False)
+    interview.audio.save(f"{session_id}.wav", ContentFile(wav), save=False)
+    interview.duration_s = round(duration_s, 3)
+    interview.last_seq = last_seq
+    interview.detected_language = detected_language or ""
+    interview.ended_at = timezone.now()
+    interview.status = Interview.Status.COMPLETED
+    interview.save()
+
+
+def segment_payloads(session_id: str) -> list[dict[str, Any]]:
+    return [
+        {"id": s.index, "start": s.start, "end": s.end, "text": s.text, "confidence": s.confidence, "words": s.words,
+         "language": s.language, "speaker": s.speaker, "role": s.role, "role_confidence": s.role_confidence}
+        for s in Segment.objects.filter(interview_id=session_id).order_by("index")
+    ]
+
+
+def interview_republish_complete(*, session_id: str) -> None:
+    interview = Interview.objects.filter(pk=session_id).first()
+    if interview is None:
+        return
+    event: events.SessionComplete = {
+        "type": "session_complete",
+        "session_id": session_id,
+        "duration_s": interview.duration_s,
+        "segments": segment_payloads(session_id),  # type: ignore[typeddict-item]
+    }
+    events.publish(session_id, event)
+
+
+def processing_failed(*, session_id: str, seq: int | None, reason: str) -> None:
+    """Record a pipeline failure and tell the client (the session keeps running)."""
+    Interview.objects.filter(pk=session_id).update(error_message=reason[:2000])
+    event: events.ErrorMessage = {"type": "error_message", "code": ErrorCode.PROCESSING_FAILED,
+                                  "message": "processing of the audio failed; the team has the details", "fatal": False}
+    if seq is not None:
+        event["seq"] = seq
+    events.publish(session_id, event)
