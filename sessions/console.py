@@ -1,0 +1,184 @@
+"""The browser console: the start page, the live page and the report page (docs/console.md).
+
+Why plain Django views and templates: the console must work offline and without a build step, so the pages
+are server-rendered HTML that load a few ES modules from ``static/console/``. The views only validate input
+and read rows; everything live happens over the interview WebSocket (protocol v1) from the browser.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import mimetypes
+from pathlib import Path
+from typing import Any, Callable
+from uuid import UUID
+
+from django import forms
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.static import serve
+
+from analysis.models import QuestionSet
+from sessions.models import Interview, Note, Segment
+
+logger = logging.getLogger(__name__)
+
+CONSOLE_STATIC_DIR = Path(settings.BASE_DIR) / "static" / "console"
+CHUNK_MS = 200
+"""Audio per binary frame: small enough for a live transcript, large enough to keep per-frame cost low."""
+
+# The audio worklet module must be served as JavaScript; some system MIME tables lack .mjs.
+mimetypes.add_type("text/javascript", ".js")
+mimetypes.add_type("text/javascript", ".mjs")
+
+
+class StartForm(forms.Form):
+    """What the start page asks; the live page re-validates the same fields from its query string."""
+
+    language = forms.ChoiceField(choices=Interview.Language.choices, initial=Interview.Language.AUTO)
+    question_set = forms.SlugField(required=False)
+    candidate = forms.CharField(required=False, max_length=200, strip=True)
+    channels = forms.TypedChoiceField(
+        choices=[(1, "Microphone only"), (2, "Microphone + shared tab audio (remote interviewer)")],
+        coerce=int,
+        initial=1,
+    )
+    consent = forms.BooleanField(
+        required=True,
+        error_messages={"required": "The candidate must agree to recording and analysis before the interview starts."},
+    )
+
+    def clean_question_set(self) -> QuestionSet | None:
+        slug = self.cleaned_data.get("question_set") or ""
+        if not slug:
+            return None
+        found = QuestionSet.objects.filter(slug=slug).first()
+        if found is None:
+            raise forms.ValidationError("Unknown question set.")
+        return found
+
+
+def _question_sets() -> list[dict[str, Any]]:
+    return [
+        {"slug": qs.slug, "name": qs.name, "language": qs.language, "questions": [q.text for q in qs.questions.all()]}
+        for qs in QuestionSet.objects.prefetch_related("questions").order_by("language", "name")
+    ]
+
+
+def start(request: HttpRequest) -> HttpResponse:
+    """``/``: choose language, question set, candidate, channels; consent is required to go on."""
+    form = StartForm(initial={"language": "auto", "channels": 1})
+    return render(request, "console/start.html", {"form": form, "question_sets": _question_sets()})
+
+
+def live(request: HttpRequest) -> HttpResponse:
+    """``/interviews/live/``: the page that captures audio and shows the live transcript and scores.
+
+    The interview itself is created by the WebSocket handshake, not here: a reload or a second tab then
+    cannot leave orphan rows behind, and the same parameters go to the socket unchanged.
+    """
+    form = StartForm(request.GET)
+    if not form.is_valid():
+        status = 400 if request.GET else 200
+        return render(request, "console/start.html", {"form": form, "question_sets": _question_sets()}, status=status)
+    data = form.cleaned_data
+    question_set: QuestionSet | None = data["question_set"]
+    config = {
+        "ws_path": "/ws/interviews/",
+        "params": {
+            "language": data["language"],
+            "sample_rate": "16000",
+            "channels": str(data["channels"]),
+            "consent": "1",
+            "question_set": question_set.slug if question_set else "",
+            "candidate": data["candidate"],
+        },
+        "chunk_ms": CHUNK_MS,
+        "questions": [q.text for q in question_set.questions.all()] if question_set else [],
+        "question_set_name": question_set.name if question_set else "",
+        "report_url_template": reverse("console-report", kwargs={"interview_id": UUID(int=0)}),
+        "worklet_url": f"{settings.STATIC_URL}console/pcm-worklet.js",
+        "debug": bool(settings.DEBUG),
+    }
+    return render(
+        request,
+        "console/live.html",
+        {"config": config, "candidate": data["candidate"], "channels": data["channels"],
+         "language": data["language"], "question_set": question_set},
+    )
+
+
+def _may_view(request: HttpRequest, interview: Interview) -> bool:
+    """Owners and staff see a report; anonymous interviews (DEBUG only) are visible to anyone in DEBUG."""
+    if interview.owner_id is None:
+        return bool(settings.DEBUG)
+    user = request.user
+    return bool(user.is_authenticated and (user.pk == interview.owner_id or user.is_staff))
+
+
+def _report_html_function() -> Callable[[Interview], str | None] | None:
+    """``scoring.services.report_html`` when that module and function exist (another package owns them).
+
+    Only the absence of the module itself counts as "missing": an ImportError raised inside it is a bug
+    and must surface, not silently turn the report into a transcript.
+    """
+    try:
+        module = importlib.import_module("scoring.services")
+    except ModuleNotFoundError as exc:
+        if exc.name != "scoring.services":
+            raise
+        return None
+    function = getattr(module, "report_html", None)
+    return function if callable(function) else None
+
+
+def report(request: HttpRequest, interview_id: UUID) -> HttpResponse:
+    """``/interviews/<uuid>/report/``: the scoring report when it can be rendered, else the transcript."""
+    interview = get_object_or_404(Interview.objects.select_related("question_set"), pk=interview_id)
+    if not _may_view(request, interview):
+        raise Http404("No such interview")
+    render_report = _report_html_function()
+    html = render_report(interview) if render_report is not None else None
+    if html:
+        return HttpResponse(html)
+    return render(request, "console/transcript.html", _transcript_context(interview))
+
+
+def _transcript_context(interview: Interview) -> dict[str, Any]:
+    """Segments and the questions asked, merged in time order, for the fallback transcript page."""
+    segments = list(Segment.objects.filter(interview=interview).order_by("index"))
+    notes = list(Note.objects.filter(interview=interview).order_by("at", "id"))
+    rows: list[dict[str, Any]] = [
+        {"kind": "segment", "at": s.start, "end": s.end, "text": s.text, "role": s.role or "unknown",
+         "role_label": Segment.Role(s.role).label if s.role in Segment.Role.values else "Unknown",
+         "speaker": s.speaker, "confidence": s.confidence}
+        for s in segments
+    ]
+    rows += [{"kind": n.kind, "at": n.at, "text": n.text, "speaker": n.speaker} for n in notes]
+    rows.sort(key=lambda r: (r["at"], 0 if r["kind"] != "segment" else 1))
+    words = sum(len(s.text.split()) for s in segments)
+    by_role: dict[str, float] = {}
+    for s in segments:
+        by_role[s.role or "unknown"] = by_role.get(s.role or "unknown", 0.0) + max(0.0, s.end - s.start)
+    return {
+        "interview": interview,
+        "rows": rows,
+        "segment_count": len(segments),
+        "word_count": words,
+        "talk_time": sorted(by_role.items()),
+        "pending": interview.status in (Interview.Status.LIVE, Interview.Status.FINALIZING),
+    }
+
+
+def console_static(request: HttpRequest, path: str) -> HttpResponse:
+    """Serve ``static/console/`` when Django itself serves HTTP (daphne has no static handler).
+
+    In a deployment behind a web server, ``collectstatic`` puts the same files under the same URLs, and the
+    proxy answers first. ``serve`` normalises the path and refuses anything outside the folder.
+    """
+    response = serve(request, path, document_root=str(CONSOLE_STATIC_DIR))
+    response["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,291 @@
+// The live page: capture → socket → transcript, scores, feedback; End → report.
+//
+// Configuration comes from the server-rendered JSON (`console-config`), so the page needs no build step and
+// no network beyond this server. `window.__console` exposes read-only state and `dropSocket()` (closes the
+// socket as a network blip would) for the browser tests and for checking resume by hand.
+
+import { CaptureError, pickDisplayAudio, startCapture } from "./capture.js";
+import { LiveConnection } from "./connection.js";
+import { FeedbackView, ScoresView, TranscriptView, formatTime } from "./render.js";
+
+const config = JSON.parse(document.getElementById("console-config").textContent);
+const $ = (id) => document.getElementById(id);
+const channels = Number(config.params.channels) || 1;
+const STATE_LABELS = {
+  idle: "starting", connecting: "connecting", connected: "connected", reconnecting: "reconnecting",
+  ending: "finishing", ended: "ended",
+};
+
+const transcript = new TranscriptView($("transcript"), $("partial"), $("transcript-empty"));
+const scores = new ScoresView($("scores"), $("score-chart"), $("scores-empty"));
+const feedback = new FeedbackView($("feedback"), $("feedback-empty"));
+
+let capture = null;
+let startedAt = null;
+let audioSeconds = 0;
+let questionIndex = -1;
+let lastError = null;
+const seenStates = [];
+
+function showAlert(message) {
+  const box = $("alert");
+  box.textContent = message;
+  box.hidden = !message;
+}
+
+function reportUrl(sessionId) {
+  return config.report_url_template.replace("00000000-0000-0000-0000-000000000000", sessionId);
+}
+
+// --- connection -------------------------------------------------------------------------------------------
+const wsUrl = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${config.ws_path}`;
+const connection = new LiveConnection({
+  url: wsUrl,
+  params: config.params,
+  sampleRate: 16000,
+  channels,
+  onEvent: handleEvent,
+  onState: handleState,
+});
+
+function handleState(state, info) {
+  seenStates.push(state);
+  const box = $("conn-state");
+  box.dataset.state = state;
+  let label = STATE_LABELS[state] || state;
+  if (state === "reconnecting") label += info.attempt > 1 ? ` (try ${info.attempt})` : "";
+  if (state === "ended" && info.outcome === "failed") label = "ended (error)";
+  $("conn-label").textContent = label;
+  const live = state === "connected";
+  $("end-button").disabled = !(live || state === "reconnecting") || connection.endRequested;
+  for (const id of ["eval-button", "note-button", "ask-button"]) $(id).disabled = !live;
+  $("next-question").disabled = !live || questionIndex + 1 >= config.questions.length;
+  if (state === "ended" && info.outcome === "failed") {
+    showAlert(lastError ? `The session stopped: ${lastError.message}` : `The connection was refused (code ${info.code}).`);
+    stopCapture();
+  }
+}
+
+function handleEvent(event) {
+  switch (event.type) {
+    case "connection_ack":
+      if (startedAt === null) startedAt = performance.now();
+      if (connection.reconnects === 0) history.replaceState(null, "", `${location.pathname}${location.search}#${event.session_id}`);
+      break;
+    case "audio_processed":
+      for (const segment of event.segments || []) transcript.upsert(segment);
+      transcript.setPartial(event.partial);
+      showLag(event.lag_ms);
+      break;
+    case "real_time_feedback":
+      feedback.add(event);
+      break;
+    case "score_update":
+      scores.update(event);
+      break;
+    case "final_progress":
+      $("final-progress").hidden = false;
+      $("final-bar").value = Number(event.done) || 0;
+      $("final-label").textContent = `Finishing: ${event.stage} (${Math.round((Number(event.done) || 0) * 100)}%)`;
+      break;
+    case "note_ack":
+      flash(event.kind === "question" ? `Question marked at ${formatTime(event.at)}` : `Note saved at ${formatTime(event.at)}`);
+      break;
+    case "evaluation_status":
+      flash(`Server has ${event.audio_s} s of audio, ${event.segments} segments, ${event.words} words`);
+      break;
+    case "error_message":
+      lastError = event;
+      if (event.fatal) showAlert(`${event.message} (${event.code})`);
+      else if (event.code === "processing_failed") flash(event.message);
+      break;
+    case "session_complete":
+      completed(event);
+      break;
+    default:
+      break;
+  }
+}
+
+function showLag(lagMs) {
+  if (typeof lagMs !== "number") return;
+  const box = $("lag");
+  box.dataset.level = lagMs < 2000 ? "ok" : lagMs < 5000 ? "slow" : "behind";
+  $("lag-value").textContent = `${(lagMs / 1000).toFixed(1)} s`;
+}
+
+let flashTimer = null;
+function flash(message) {
+  const help = $("end-help");
+  help.textContent = message;
+  clearTimeout(flashTimer);
+  flashTimer = setTimeout(() => {
+    help.textContent = "Ending sends the remaining audio, waits for the final transcript and opens the report.";
+  }, 4000);
+}
+
+function completed(event) {
+  transcript.replaceAll(event.segments || []);
+  transcript.setPartial("");
+  $("final-progress").hidden = false;
+  $("final-bar").value = 1;
+  $("final-label").textContent = "Done. Opening the report…";
+  const url = event.report_url || reportUrl(event.session_id);
+  window.__console.reportUrl = url;
+  window.__console.completed = true;
+  // A moment to see the final transcript; the link is there for anyone who wants to go at once.
+  const link = document.createElement("a");
+  link.href = url;
+  link.textContent = " Open the report now";
+  $("final-label").append(link);
+  setTimeout(() => location.assign(url), config.report_delay_ms ?? 1500);
+}
+
+// --- capture ------------------------------------------------------------------------------------------------
+async function beginCapture(displayStream = null) {
+  try {
+    capture = await startCapture({
+      channels,
+      chunkMs: config.chunk_ms,
+      workletUrl: config.worklet_url,
+      displayStream,
+      onChunk: (pcm, frames) => {
+        audioSeconds += frames / 16000;
+        connection.pushChunk(pcm);
+      },
+      onLevel: showLevel,
+      onTrackEnded: () => showAlert("An audio source stopped (the tab was closed or sharing ended). Its channel is silent now."),
+    });
+    $("gesture").hidden = !capture.needsGesture;
+  } catch (err) {
+    showAlert(err instanceof CaptureError ? err.message : `Audio capture failed: ${err.message || err}`);
+    throw err;
+  }
+}
+
+function showLevel(msg) {
+  msg.rms.forEach((rms, c) => {
+    const meter = $(`level-${c}`);
+    if (!meter) return;
+    const db = 20 * Math.log10(Math.max(rms, 1e-6));
+    meter.value = Math.max(0, Math.min(1, (db + 60) / 60));
+  });
+}
+
+async function stopCapture() {
+  if (!capture) return;
+  const c = capture;
+  capture = null;
+  try {
+    await c.stop();
+  } catch (_) {
+    /* already closed */
+  }
+}
+
+$("gesture-button").addEventListener("click", async () => {
+  if (capture) await capture.resume();
+  $("gesture").hidden = !(capture && capture.needsGesture);
+});
+
+if (channels === 2) {
+  $("tab-button").addEventListener("click", async () => {
+    try {
+      const display = await pickDisplayAudio();
+      $("tab-picker").hidden = true;
+      showAlert("");
+      await beginCapture(display);
+      connection.open();
+    } catch (err) {
+      showAlert(err.message || String(err));
+    }
+  });
+} else {
+  beginCapture().then(() => connection.open(), () => {});
+}
+
+// --- controls -----------------------------------------------------------------------------------------------
+$("end-button").addEventListener("click", async () => {
+  $("end-button").disabled = true;
+  await stopCapture(); // flushes the worklet's tail into the ledger first
+  connection.end();
+});
+
+$("eval-button").addEventListener("click", () => connection.sendJson({ type: "evaluation_request", scope: "session" }));
+
+function renderQuestions() {
+  const list = $("question-list");
+  list.replaceChildren();
+  $("question-list-wrap").hidden = config.questions.length === 0;
+  config.questions.forEach((text, i) => {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn small";
+    button.textContent = "Ask";
+    button.setAttribute("aria-label", `Ask question ${i + 1}`);
+    button.addEventListener("click", () => askQuestion(i));
+    const item = document.createElement("li");
+    item.className = i === questionIndex ? "current" : i < questionIndex ? "asked" : "";
+    const span = document.createElement("span");
+    span.textContent = text;
+    item.append(span, " ", button);
+    list.append(item);
+  });
+  const next = config.questions[questionIndex + 1];
+  $("next-question").textContent = next ? `Ask next question (${questionIndex + 2}/${config.questions.length})` : "No more questions";
+  $("next-question").disabled = !next || connection.state !== "connected";
+  if (config.questions.length === 0) $("next-question").hidden = true;
+}
+
+function askQuestion(index) {
+  const text = config.questions[index];
+  if (!connection.sendJson({ type: "speaker_note", text, speaker: "interviewer", kind: "question" })) return;
+  questionIndex = index;
+  $("current-question").textContent = `${index + 1}. ${text}`;
+  renderQuestions();
+}
+
+$("next-question").addEventListener("click", () => askQuestion(questionIndex + 1));
+
+$("note-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const kind = event.submitter && event.submitter.value === "question" ? "question" : "note";
+  const text = $("note-text").value.trim();
+  if (!text) return;
+  const message = { type: "speaker_note", text, kind };
+  if (kind === "question") message.speaker = "interviewer";
+  if (connection.sendJson(message)) {
+    $("note-text").value = "";
+    if (kind === "question") $("current-question").textContent = text;
+  }
+});
+
+renderQuestions();
+
+// --- clock, unacked audio, network hints ---------------------------------------------------------------------
+setInterval(() => {
+  if (startedAt !== null && connection.state !== "ended") $("elapsed").textContent = formatTime(audioSeconds);
+  $("pending").textContent = `${connection.ledger.pendingSeconds.toFixed(1)} s`;
+}, 250);
+
+window.addEventListener("online", () => connection.retryNow());
+window.addEventListener("beforeunload", (event) => {
+  if (connection.state === "connected" || connection.state === "reconnecting" || connection.state === "ending") {
+    event.preventDefault();
+  }
+});
+
+// --- test and debugging hook -----------------------------------------------------------------------------------
+window.__console = {
+  get state() { return connection.state; },
+  get states() { return [...seenStates]; },
+  get sessionId() { return connection.sessionId; },
+  get reconnects() { return connection.reconnects; },
+  get pendingSeqs() { return connection.ledger.pendingSeqs; },
+  get nextSeq() { return connection.ledger.nextSeq; },
+  get audioSeconds() { return audioSeconds; },
+  transcript: () => transcript.text(),
+  dropSocket: () => connection.drop(4000, "simulated network blip"),
+  completed: false,
+  reportUrl: null,
+};

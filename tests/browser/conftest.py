@@ -1,0 +1,132 @@
+"""Fixtures of the console tests: the shared recordings, a real server process, and Debian's Chromium.
+
+The server runs exactly as `make run` would (daphne through ``interview_project.serve``, embedded Celery
+worker, in-memory channel layer, real Whisper), on a free port with its own SQLite file and MEDIA_ROOT, so
+the browser test exercises the whole live path and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+OUTPUT_DIR = REPO / "test-output"
+
+
+def shared_data_dir() -> Path:
+    return Path(os.environ.get("SHARED_DATA_DIR", str(REPO.parent / "shared" / "data")))
+
+
+def manifest_entry(folder: str, name: str) -> dict[str, Any]:
+    with open(shared_data_dir() / folder / "manifest.jsonl", encoding="utf-8") as fh:
+        for line in fh:
+            entry = json.loads(line)
+            if entry["path"] == name:
+                return entry
+    raise LookupError(f"{name} is not in {folder}/manifest.jsonl")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode} before it was healthy")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError):
+            pass
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a freshly migrated server process; killed (and its log shown on failure) afterwards."""
+    workdir = tmp_path_factory.mktemp("console-server")
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env.update(
+        PORT=str(port),
+        HOST="127.0.0.1",
+        DEBUG="1",
+        SQLITE_PATH=str(workdir / "db.sqlite3"),
+        MEDIA_ROOT=str(workdir / "media"),
+        DJANGO_SETTINGS_MODULE="interview_project.settings",
+        PYTHONUNBUFFERED="1",
+    )
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--noinput"], cwd=REPO, env=env, check=True, timeout=120)
+    log_path = workdir / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-m", "interview_project.serve"], cwd=REPO, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_healthy(f"{base}/healthz", process, timeout_s=90)
+        yield base
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        OUTPUT_DIR.mkdir(exist_ok=True)
+        shutil.copyfile(log_path, OUTPUT_DIR / "console-server.log")
+
+
+def chromium_args(fake_audio: Path) -> list[str]:
+    return [
+        "--no-sandbox",
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={fake_audio}%noloop",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--no-first-run",
+        "--disable-sync",
+    ]
+
+
+@pytest.fixture(scope="module")
+def chromium_for(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A function that launches Chromium with a given fake microphone file; every browser is closed after."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is not installed (make browser-deps)")
+    sync_api = pytest.importorskip("playwright.sync_api")
+    playwright = sync_api.sync_playwright().start()
+    browsers: list[Any] = []
+
+    def launch(fake_audio: Path) -> Any:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=chromium_args(fake_audio))
+        browsers.append(browser)
+        return browser
+
+    try:
+        yield launch
+    finally:
+        for browser in browsers:
+            browser.close()
+        playwright.stop()
