@@ -175,3 +175,44 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
     },
 }
+
+# --- REST API ---------------------------------------------------------------------------------------------
+# Review surfaces (docs/api.md): token or session auth, per-user isolation, throttling, OpenAPI without a CDN.
+INSTALLED_APPS += ["rest_framework.authtoken", "drf_spectacular", "drf_spectacular_sidecar"]
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        # Token first: an anonymous request then gets 401 with WWW-Authenticate, not a bare 403.
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_CLASSES": ["sessions.api.throttles.ApiAnonThrottle", "sessions.api.throttles.ApiUserThrottle"],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("API_THROTTLE_ANON", "60/min"),
+        "user": env_str("API_THROTTLE_USER", "1200/min"),
+        "ws_ticket": env_str("API_THROTTLE_WS_TICKET", "10/min"),
+    },
+    "EXCEPTION_HANDLER": "sessions.api.errors.api_exception_handler",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Interview analysis API",
+    "DESCRIPTION": "Review finished interviews, export transcripts and reports, erase data, issue WebSocket tickets.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "InterviewLanguageEnum": "sessions.models.Interview.Language",
+        "QuestionSetLanguageEnum": [("ko", "Korean"), ("en", "English")],
+    },
+}
+RETENTION_DAYS = env_int("RETENTION_DAYS", 90)
+"""Interviews (rows, audio, live state) older than this many days are erased by interview.purge_expired."""
+CELERY_IMPORTS = ["sessions.retention"]
+CELERY_BEAT_SCHEDULE = {
+    "purge-expired-interviews": {"task": "interview.purge_expired", "schedule": env_int("RETENTION_PURGE_EVERY_S", 3600)},
+}

@@ -1,18 +1,29 @@
-"""What guards the WebSocket: Origin validation and the user from the Django session.
+"""What guards the WebSocket: Origin validation, then who may open an interview and on what terms.
 
 Channels' ``AllowedHostsOriginValidator`` checks Origin against ALLOWED_HOSTS (plus WS_ALLOWED_ORIGINS);
 a handshake without Origin is refused, so non-browser clients must send one.
+
+``authorize_connect`` decides the owner of the new interview. Outside DEBUG every interview must belong to
+someone (a one-time ticket from ``POST /api/ws-tickets/`` or the Django session cookie) and the candidate
+must have consented to recording; in DEBUG anonymous sessions are allowed so a laptop demo works without an
+account, but a ticket that is presented is still checked and consumed. Tickets are never logged.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from sessions.protocol import ConnectParams
-
 from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
 from channels.security.websocket import OriginValidator
 from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from sessions.protocol import ConnectParams, ErrorCode, ProtocolError
+from sessions.tickets import ticket_consume_async
+
+logger = logging.getLogger(__name__)
 
 
 def allowed_origins() -> list[str]:
@@ -23,12 +34,40 @@ def websocket_guard(app: Any) -> Any:
     return OriginValidator(AuthMiddlewareStack(app), allowed_origins())
 
 
+def _active_user_exists(user_id: int) -> bool:
+    return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
+
+
+async def _ticket_user(ticket: str) -> int:
+    user_id = await ticket_consume_async(ticket=ticket)
+    if user_id is None or not await database_sync_to_async(_active_user_exists)(user_id):
+        logger.info("websocket refused: unknown, expired or reused ticket")
+        raise ProtocolError(
+            ErrorCode.UNAUTHORIZED, "the ticket is unknown, expired or already used; ask for a new one", fatal=True
+        )
+    return user_id
+
+
 async def authorize_connect(*, scope: dict[str, Any], params: ConnectParams) -> int | None:
     """Who opens this interview socket: the owner's user id, or None for an anonymous DEBUG session.
 
-    Raises ProtocolError(UNAUTHORIZED, fatal) when the connection may not proceed.
+    Raises ProtocolError(UNAUTHORIZED, fatal) when the connection may not proceed, and
+    ProtocolError(BAD_PARAMETERS, fatal) outside DEBUG when the candidate's consent is missing. A ticket,
+    when given, wins over the session cookie: it is what the page asked for just before connecting.
     """
-    user = scope.get("user")
-    if user is not None and getattr(user, "is_authenticated", False):
-        return int(user.pk)
-    return None
+    if params.ticket:
+        user_id: int | None = await _ticket_user(params.ticket)
+    else:
+        user = scope.get("user")
+        user_id = int(user.pk) if user is not None and getattr(user, "is_authenticated", False) else None
+    if settings.DEBUG:
+        return user_id
+    if user_id is None:
+        logger.info("websocket refused: no ticket and no authenticated session")
+        raise ProtocolError(
+            ErrorCode.UNAUTHORIZED, "authentication required: connect with ?ticket= from POST /api/ws-tickets/",
+            fatal=True,
+        )
+    if not params.consent:
+        raise ProtocolError(ErrorCode.BAD_PARAMETERS, "consent is required", fatal=True)
+    return user_id
