@@ -132,6 +132,8 @@ function completed(event) {
   $("final-label").textContent = "Done. Opening the report…";
   const url = event.report_url || reportUrl(event.session_id);
   window.__console.reportUrl = url;
+  window.__console.complete = { session_id: event.session_id, duration_s: event.duration_s,
+                                segments: (event.segments || []).length };
   window.__console.completed = true;
   // A moment to see the final transcript; the link is there for anyone who wants to go at once.
   const link = document.createElement("a");
@@ -287,5 +289,6 @@ window.__console = {
   transcript: () => transcript.text(),
   dropSocket: () => connection.drop(4000, "simulated network blip"),
   completed: false,
+  complete: null,
   reportUrl: null,
 };

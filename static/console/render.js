@@ -168,15 +168,17 @@ export class ScoresView {
 const SEVERITY_LABELS = { critical: "Needs work", warn: "Watch", info: "Note" };
 
 export class FeedbackView {
-  constructor(container, emptyEl, { limit = 6 } = {}) {
+  constructor(container, emptyEl, { limit = 6, maxItems = 4 } = {}) {
     this.container = container;
     this.emptyEl = emptyEl;
-    this.limit = limit;
+    this.limit = limit; // cards kept (newest first)
+    this.maxItems = maxItems; // items per card; the report has them all
   }
 
   add(event) {
     if (this.emptyEl) this.emptyEl.hidden = true;
-    const items = (event.items || []).map((item) => {
+    const all = event.items || [];
+    const items = all.slice(0, this.maxItems).map((item) => {
       const severity = ["critical", "warn", "info"].includes(item.severity) ? item.severity : "info";
       return el("li", { class: `fb fb-${severity}` },
         el("span", { class: "sev", text: SEVERITY_LABELS[severity] }),
@@ -190,6 +192,7 @@ export class FeedbackView {
     const card = el("article", { class: "fb-card", "data-answer": event.answer_id },
       el("h3", { text: event.question ? `Q: ${event.question}` : `Answer ${event.answer_id ?? ""}` }),
       items.length ? el("ul", {}, ...items) : el("p", { class: "muted small", text: "No issues found." }),
+      all.length > items.length ? el("p", { class: "muted small", text: `+${all.length - items.length} more in the report` }) : null,
       metrics.length ? el("p", { class: "metrics" }, ...metrics) : null);
     const same = event.answer_id !== undefined
       ? this.container.querySelector(`.fb-card[data-answer="${CSS.escape(String(event.answer_id))}"]`) : null;

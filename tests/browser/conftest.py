@@ -32,7 +32,10 @@ def shared_data_dir() -> Path:
 
 
 def manifest_entry(folder: str, name: str) -> dict[str, Any]:
-    with open(shared_data_dir() / folder / "manifest.jsonl", encoding="utf-8") as fh:
+    path = shared_data_dir() / folder / "manifest.jsonl"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path} (set SHARED_DATA_DIR)")
+    with open(path, encoding="utf-8") as fh:
         for line in fh:
             entry = json.loads(line)
             if entry["path"] == name:
@@ -94,6 +97,24 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.wait(timeout=10)
         OUTPUT_DIR.mkdir(exist_ok=True)
         shutil.copyfile(log_path, OUTPUT_DIR / "console-server.log")
+
+
+@pytest.fixture(scope="session")
+def mock_interview_en() -> tuple[Path, dict[str, Any]]:
+    """The English mock interview (16 kHz mono PCM16 WAV, which Chromium's fake capture accepts) and its
+    manifest entry (reference text, duration)."""
+    entry = manifest_entry("interviews", "mock_interview_en.wav")
+    wav = shared_data_dir() / "interviews" / entry["path"]
+    if not wav.exists():
+        pytest.skip(f"{wav} is missing (set SHARED_DATA_DIR)")
+    return wav, entry
+
+
+@pytest.fixture(scope="session")
+def output_dir() -> Path:
+    """Screenshots and the server log of the browser tests (gitignored)."""
+    OUTPUT_DIR.mkdir(exist_ok=True)
+    return OUTPUT_DIR
 
 
 def chromium_args(fake_audio: Path) -> list[str]:
