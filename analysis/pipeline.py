@@ -14,7 +14,7 @@ import logging
 import time
 import uuid
 import wave
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
@@ -32,6 +32,8 @@ from sessions.state import Keys
 logger = logging.getLogger(__name__)
 
 LOCK_TIMEOUT_S = 120
+MAX_PARTIAL_LAG_S = 1.0
+LAST_STAGE = "score"  # publish announces a chunk once this stage has handled it
 
 
 class StageBusy(Exception):
@@ -66,6 +68,11 @@ def warm_up() -> None:
     from analysis.stt.engine import speech_regions
 
     speech_regions(np.zeros(SR, dtype=np.float32), t.config)
+    from analysis.answers.text import kiwi
+    from analysis.diarization.embeddings import get_encoder
+
+    get_encoder()
+    kiwi()
     logger.info("models warm in %.1f s", time.monotonic() - started)
 
 
@@ -99,6 +106,80 @@ def stage_lock(session_id: str, stage: str, *, wait_s: float = 5.0) -> Iterator[
                     logger.warning("stage lock %s of %s expired before release", stage, session_id)
             except redis.WatchError:
                 logger.warning("stage lock %s of %s changed hands before release", stage, session_id)
+
+
+def run_ordered(
+    session_id: str,
+    seq: int,
+    *,
+    stage: str,
+    after: str,
+    work: Callable[[state.SessionMeta, int, int, Any], None],
+) -> None:
+    """Run ``work(meta, first_seq, last_seq, pipe)`` over the seqs ``stage`` has not handled, up to ``seq``.
+
+    Only seqs that stage ``after`` has finished are taken. ``work`` queues its Redis writes on ``pipe``;
+    the cursor advance is queued last and everything is executed as one transaction, so a crash leaves
+    either all of the step or none of it (database writes inside ``work`` are upserts).
+    """
+    with stage_lock(session_id, stage):
+        meta = state.load_meta(session_id)
+        if meta is None or meta.status == "complete":
+            return
+        done = state.get_cursor(session_id, stage)
+        upto = min(seq, state.get_cursor(session_id, after))
+        if upto <= done:
+            return
+        pipe = state.sync_client().pipeline(transaction=True)
+        work(meta, done + 1, upto, pipe)
+        _set_cursor(pipe, session_id, stage, upto)
+        pipe.execute()
+
+
+def load_results(session_id: str, first: int, last: int) -> dict[int, dict[str, Any]]:
+    seqs = list(range(first, last + 1))
+    raw = state.sync_client().hmget(Keys(session_id).result, seqs) if seqs else []
+    return {s: json.loads(r) for s, r in zip(seqs, raw) if r is not None}
+
+
+def store_results(pipe: Any, session_id: str, results: dict[int, dict[str, Any]]) -> None:
+    keys = Keys(session_id)
+    if results:
+        pipe.hset(keys.result, mapping={s: json.dumps(r, ensure_ascii=False) for s, r in results.items()})
+        pipe.expire(keys.result, state.ttl())
+
+
+def chunk_starts(session_id: str) -> tuple[list[int], list[int]]:
+    """(seqs, first 16 kHz sample of each) for every accepted chunk, from the acceptance records."""
+    meta = state.load_meta(session_id)
+    raw = state.sync_client().hgetall(Keys(session_id).recv)
+    if meta is None or not raw:
+        return [], []
+    pairs = sorted((int(k), int(v.decode().split("|")[1])) for k, v in raw.items())
+    from analysis.audio.preprocess import _ratio
+
+    up, down = _ratio(meta.sample_rate, SR)
+    return [p[0] for p in pairs], [-(-p[1] * up // down) for p in pairs]
+
+
+def audio_between(session_id: str, start_s: float, end_s: float, *, channels: bool = False) -> tuple[np.ndarray, float]:
+    """Session audio (16 kHz; mono, or (n, ch) with ``channels``) covering [start_s, end_s], and its start time."""
+    import bisect
+
+    seqs, starts = chunk_starts(session_id)
+    if not seqs:
+        return np.zeros(0, dtype=np.float32), start_s
+    lo = max(0, bisect.bisect_right(starts, int(start_s * SR)) - 1)
+    hi = max(lo, bisect.bisect_right(starts, int(end_s * SR)) - 1)
+    keys = Keys(session_id)
+    field = keys.pcm_channels if channels else keys.pcm
+    data = state.sync_client().hmget(field, seqs[lo : hi + 1])
+    meta = state.load_meta(session_id)
+    n_ch = meta.channels if (channels and meta) else 1
+    arrays = [from_int16_bytes(d, n_ch) for d in data if d is not None]
+    if not arrays:
+        return np.zeros(0, dtype=np.float32), start_s
+    return np.concatenate(arrays, axis=0), starts[lo] / SR
 
 
 def _set_cursor(pipe: Any, session_id: str, stage: str, seq: int) -> None:
@@ -184,14 +265,17 @@ def _advance_first_chunk(cursor: SttCursor, lengths: list[int]) -> None:
 
 
 def chunk_transcribe(session_id: str, seq: int, *, final: bool = False) -> None:
-    """Run the streaming transcriber over every chunk up to ``seq`` not yet transcribed; store the results."""
-    from sessions import services
+    """Run the streaming transcriber over every chunk up to ``seq`` not yet transcribed; store the results.
 
+    ``final`` flushes the tail after the last chunk ``seq``: its segments are stored as the result of the
+    virtual chunk ``seq + 1`` so the later stages handle them like any other.
+    """
     keys = Keys(session_id)
     client = state.sync_client()
     with stage_lock(session_id, "transcribe"):
         done = state.get_cursor(session_id, "transcribe")
-        if done >= seq and not final:
+        target = seq + 1 if final else seq
+        if done >= target:
             return
         meta = state.load_meta(session_id)
         if meta is None or meta.status == "complete":
@@ -199,25 +283,23 @@ def chunk_transcribe(session_id: str, seq: int, *, final: bool = False) -> None:
         for s in range(done + 1, seq + 1):
             chunk_preprocess(session_id, s)
         cursor = SttCursor.from_json(client.get(keys.stt), meta.language)
-        if final and cursor.stream.buffer_start < 0:
-            return  # already flushed
         audio, lengths = _load_buffer(session_id, cursor, seq)
+        received = client.hget(keys.recv, seq)
+        lag_s = time.time() - float(received.decode().split("|")[0]) if received else 0.0
         started = time.perf_counter()
-        result = transcriber().step(cursor.stream, audio, final=final)
+        # A worker that is behind skips partials (the expensive, disposable part) until it has caught up.
+        result = transcriber().step(cursor.stream, audio, final=final, allow_partial=lag_s < MAX_PARTIAL_LAG_S)
         elapsed_ms = (time.perf_counter() - started) * 1000
         segments = [segment.to_dict() for segment in result.segments]
-        if segments:
-            services.segments_commit(session_id=session_id, seq=seq, segments=segments)
         cursor.stream = result.state
         _advance_first_chunk(cursor, lengths)
-        if final:
-            cursor.stream.buffer_start = -1  # marks the tail as flushed
         timings = {k: round(v, 1) for k, v in result.timings_ms.items()}
         timings["stt_step"] = round(elapsed_ms, 1)
         pipe = client.pipeline()
-        for s in range(done + 1, seq + 1):
-            payload = {"segments": segments if s == seq else [], "partial": result.partial if s == seq else "",
-                       "timings_ms": timings if s == seq else {}}
+        for s in range(done + 1, target + 1):
+            last = s == target
+            payload = {"segments": segments if last else [], "partial": result.partial if last else "",
+                       "timings_ms": timings if last else {}}
             pipe.hset(keys.result, s, json.dumps(payload, ensure_ascii=False))
         pipe.expire(keys.result, state.ttl())
         pipe.set(keys.stt, cursor.to_json(), ex=state.ttl())
@@ -226,7 +308,7 @@ def chunk_transcribe(session_id: str, seq: int, *, final: bool = False) -> None:
         stale = list(range(max(0, done - 1), seq))  # raw chunks no later chunk needs as context
         if stale:
             pipe.hdel(keys.raw, *stale)
-        _set_cursor(pipe, session_id, "transcribe", max(seq, done))
+        _set_cursor(pipe, session_id, "transcribe", target)
         pipe.execute()
 
 
@@ -240,8 +322,10 @@ def chunk_publish(session_id: str, seq: int) -> None:
         if meta is None or meta.status == "complete":
             return
         done = state.get_cursor(session_id, "publish")
-        ready = state.get_cursor(session_id, "transcribe")
+        ready = state.get_cursor(session_id, LAST_STAGE)
         upto = min(seq, ready)
+        if meta.status != "live":
+            upto = min(upto, meta.end_seq)  # the flushed tail (end_seq + 1) is announced by session_complete
         for s in range(done + 1, upto + 1):
             raw, recv = client.hget(keys.result, s), client.hget(keys.recv, s)
             if raw is None:
@@ -257,32 +341,48 @@ def chunk_publish(session_id: str, seq: int) -> None:
                 "timings_ms": result.get("timings_ms", {}),
             }
             events.publish(session_id, event)
+            for extra in result.get("events", []):
+                events.publish(session_id, extra)
             pipe = client.pipeline()
             _set_cursor(pipe, session_id, "publish", s)
             pipe.execute()
 
 
 # --- the end of a session -----------------------------------------------------------------------------------------
-def session_audio(session_id: str, end_seq: int) -> np.ndarray:
+def session_audio(session_id: str, end_seq: int, *, channels: int = 1) -> np.ndarray:
+    """The whole session at 16 kHz: mono, or (n, 2) for a two-channel interview (kept for the final pass)."""
     keys = Keys(session_id)
     if end_seq < 0:
-        return np.zeros(0, dtype=np.float32)
-    chunks = state.sync_client().hmget(keys.pcm, list(range(end_seq + 1)))
-    return np.concatenate([from_int16_bytes(c) for c in chunks if c is not None] or [np.zeros(0, np.float32)])
+        return np.zeros((0, channels) if channels > 1 else 0, dtype=np.float32)
+    field = keys.pcm_channels if channels > 1 else keys.pcm
+    chunks = state.sync_client().hmget(field, list(range(end_seq + 1)))
+    arrays = [from_int16_bytes(c, channels) for c in chunks if c is not None]
+    return np.concatenate(arrays, axis=0) if arrays else np.zeros(0, np.float32)
 
 
 def wav_bytes(audio: np.ndarray) -> bytes:
     buffer = io.BytesIO()
     with wave.open(buffer, "wb") as out:
-        out.setnchannels(1)
+        out.setnchannels(audio.shape[1] if audio.ndim == 2 else 1)
         out.setsampwidth(2)
         out.setframerate(SR)
-        out.writeframes(to_int16_bytes(audio))
+        out.writeframes(to_int16_bytes(audio.reshape(-1)))
     return buffer.getvalue()
 
 
+def live_stages(session_id: str, seq: int) -> None:
+    """Every live stage after transcription, in order, up to ``seq`` (the chain's steps, run inline)."""
+    from analysis.live_stages import chunk_analyze, chunk_diarize, chunk_score
+
+    chunk_diarize(session_id, seq)
+    chunk_analyze(session_id, seq)
+    chunk_score(session_id, seq)
+
+
 def session_finalize(session_id: str) -> None:
-    """Flush the transcript's tail, store the recording and the record, announce ``session_complete``."""
+    """Flush the transcript's tail, finish every stage, store the recording and the record, then announce
+    ``session_complete`` (with the live report) and queue the final pass."""
+    from analysis import final
     from sessions import services
 
     meta = state.load_meta(session_id)
@@ -292,9 +392,11 @@ def session_finalize(session_id: str) -> None:
     end_seq = meta.end_seq
     if end_seq >= 0:
         chunk_transcribe(session_id, end_seq)
+        live_stages(session_id, end_seq)
         chunk_publish(session_id, end_seq)
         chunk_transcribe(session_id, end_seq, final=True)
-    audio = session_audio(session_id, end_seq)
+        live_stages(session_id, end_seq + 1)
+    audio = session_audio(session_id, end_seq, channels=meta.channels)
     services.interview_complete(
         session_id=session_id,
         wav=wav_bytes(audio),
@@ -302,6 +404,8 @@ def session_finalize(session_id: str) -> None:
         last_seq=end_seq,
         detected_language=(state.load_meta(session_id) or meta).detected_language,
     )
+    final.report_store(session_id=session_id, stage="live")
     services.interview_republish_complete(session_id=session_id)
     state.update_meta(session_id, status="complete")
     state.expire_completed(session_id)
+    final.enqueue_final_pass(session_id)

@@ -14,7 +14,7 @@ from celery import chain, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
-from analysis import pipeline
+from analysis import live_stages, pipeline
 
 logger = logging.getLogger(__name__)
 
@@ -73,12 +73,54 @@ def finalize(self: Any, session_id: str) -> None:
         raise
 
 
+def _ordered_task(name: str, runner: Any) -> Any:
+    """An ordered stage as a task: a busy session lock means another worker is on it; retry shortly."""
+
+    @shared_task(bind=True, name=f"interview.{name}", **COMMON)
+    def task(self: Any, session_id: str, seq: int) -> None:
+        try:
+            runner(session_id, seq)
+        except pipeline.StageBusy as exc:
+            raise self.retry(exc=exc, countdown=0.05, max_retries=200) from exc
+
+    return task
+
+
+diarize = _ordered_task("diarize", live_stages.chunk_diarize)
+analyze = _ordered_task("analyze", live_stages.chunk_analyze)
+score = _ordered_task("score", live_stages.chunk_score)
+
+
+@shared_task(name="interview.evaluate", **COMMON)
+def evaluate(session_id: str, scope: str) -> None:
+    from analysis.answers_service import evaluate as evaluate_service
+    from sessions import events
+
+    for event in evaluate_service(session_id=session_id, scope=scope):
+        events.publish(session_id, event)  # type: ignore[arg-type]
+
+
+@shared_task(name="interview.final_pass", **{**COMMON, "soft_time_limit": 1800, "time_limit": 2000})
+def final_pass_task(session_id: str) -> None:
+    from analysis.final import final_pass
+
+    final_pass(session_id)
+
+
 def chunk_chain(session_id: str, seq: int) -> Any:
     return chain(
         preprocess.si(session_id, seq),
         transcribe.si(session_id, seq),
+        diarize.si(session_id, seq),
+        analyze.si(session_id, seq),
+        score.si(session_id, seq),
         publish.si(session_id, seq),
     ).on_error(chunk_failed.s(session_id=session_id, seq=seq))
+
+
+def enqueue_final_pass(session_id: str) -> None:
+    """Re-run the final pass (the admin's action); the task replaces the final record."""
+    final_pass_task.si(session_id).on_error(chunk_failed.s(session_id=session_id)).apply_async()
 
 
 def enqueue_chunk(session_id: str, seq: int) -> None:

@@ -121,6 +121,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
             await self.send_json({"type": "note_ack", "id": note.pk, "at": note.at, "kind": note.kind})
         elif isinstance(message, EvaluationRequest):
             await self.send_json(await services.evaluation_status(meta=self.meta, scope=message.scope))
+            await services.evaluation_enqueue(meta=self.meta, scope=message.scope)
         elif isinstance(message, SessionEnd):
             if not await services.session_end_request(meta=self.meta):
                 raise ProtocolError(ErrorCode.SESSION_ENDED, "session_end was already received")

@@ -154,7 +154,17 @@ def _add_note(session_id: str, note: SpeakerNote, at: float) -> Note:
 
 
 async def note_add(*, meta: SessionMeta, note: SpeakerNote) -> Note:
-    return await database_sync_to_async(_add_note)(meta.session_id, note, round(meta.audio_s, 3))
+    """Store the note on the timeline and hand who-speaks-now evidence to the diarizer."""
+    stored = await database_sync_to_async(_add_note)(meta.session_id, note, round(meta.audio_s, 3))
+    if note.speaker is not None or note.kind == "question":
+        keys = Keys(meta.session_id)
+        hint = {"at": stored.at, "speaker": note.speaker, "kind": note.kind, "text": note.text[:500]}
+        client = state.async_client()
+        async with client.pipeline(transaction=False) as pipe:
+            pipe.rpush(keys.hints, json.dumps(hint, ensure_ascii=False))
+            pipe.expire(keys.hints, state.ttl())
+            await pipe.execute()
+    return stored
 
 
 def _transcript_stats(session_id: str) -> dict[str, Any]:
@@ -182,6 +192,14 @@ async def session_end_request(*, meta: SessionMeta) -> bool:
 
     await sync_to_async(enqueue_finalize, thread_sensitive=False)(meta.session_id)
     return True
+
+
+async def evaluation_enqueue(*, meta: SessionMeta, scope: str) -> None:
+    from asgiref.sync import sync_to_async
+
+    from analysis.tasks import evaluate
+
+    await sync_to_async(evaluate.si(meta.session_id, scope).apply_async, thread_sensitive=False)()
 
 
 # --- writes from the pipeline ----------------------------------------------------------------------------------------
@@ -234,12 +252,18 @@ def interview_republish_complete(*, session_id: str) -> None:
     interview = Interview.objects.filter(pk=session_id).first()
     if interview is None:
         return
+    from analysis.final import report_summary, report_url
+
     event: events.SessionComplete = {
         "type": "session_complete",
         "session_id": session_id,
         "duration_s": interview.duration_s,
         "segments": segment_payloads(session_id),  # type: ignore[typeddict-item]
+        "report_url": report_url(session_id),
     }
+    summary = report_summary(interview)
+    if summary is not None:
+        event["report"] = summary
     events.publish(session_id, event)
 
 

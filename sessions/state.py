@@ -39,13 +39,14 @@ class Keys:
         self.stt = _key(session_id, "stt")  # string: JSON streaming-transcriber state
         self.result = _key(session_id, "result")  # hash: seq -> JSON result of the chunk's chain
         self.stage_state = _key(session_id, "stage")  # hash: stage -> JSON state of later stages
+        self.hints = _key(session_id, "hints")  # list: JSON speaker hints from notes, for the diarizer
 
     def lock(self, stage: str) -> str:
         return _key(self.session_id, f"lock:{stage}")
 
     def all(self) -> list[str]:
         return [self.meta, self.raw, self.recv, self.pcm, self.pcm_channels, self.cursor, self.stt,
-                self.result, self.stage_state]
+                self.result, self.stage_state, self.hints]
 
 
 def resume_key(token: str) -> str:
@@ -172,7 +173,7 @@ def expire_completed(session_id: str, *, keep_s: int = 600) -> None:
     meta = load_meta(session_id)
     client = sync_client()
     pipe = client.pipeline()
-    pipe.delete(keys.raw, keys.recv, keys.pcm, keys.pcm_channels, keys.stt, keys.result, keys.stage_state)
+    pipe.delete(keys.raw, keys.recv, keys.pcm, keys.pcm_channels, keys.stt, keys.result, keys.stage_state, keys.hints)
     pipe.expire(keys.cursor, keep_s)
     pipe.expire(keys.meta, keep_s)
     if meta is not None:

@@ -251,8 +251,13 @@ class StreamingTranscriber:
         self.config = config
         self.model = model if model is not None else model_for(config)
 
-    def step(self, state: StreamState, audio: np.ndarray, *, final: bool = False) -> StepResult:
-        """Advance over ``audio`` = session samples [state.buffer_start, state.buffer_start + len(audio))."""
+    def step(
+        self, state: StreamState, audio: np.ndarray, *, final: bool = False, allow_partial: bool = True
+    ) -> StepResult:
+        """Advance over ``audio`` = session samples [state.buffer_start, state.buffer_start + len(audio)).
+
+        ``allow_partial=False`` skips the partial refresh: a worker that is behind spends its time on commits.
+        """
         cfg = self.config
         state = StreamState(**state.to_dict())
         n = len(audio)
@@ -301,7 +306,7 @@ class StreamingTranscriber:
 
         if ongoing is None:
             state.partial = ""
-        elif end_sample - state.last_partial_end >= int(cfg.partial_interval_s * SR):
+        elif allow_partial and end_sample - state.last_partial_end >= int(cfg.partial_interval_s * SR):
             partial_started = time.perf_counter()
             state.partial = self._partial(state, audio[ongoing[0] :])
             state.last_partial_end = end_sample
