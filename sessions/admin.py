@@ -170,8 +170,8 @@ class InterviewAdmin(admin.ModelAdmin):
             self.message_user(request, "The final pass is not available in this deployment.", messages.WARNING)
             return
         count = 0
-        for interview in queryset.only("pk"):
-            enqueue(str(interview.pk))
+        for pk in queryset.values_list("pk", flat=True):
+            enqueue(str(pk))
             count += 1
         self.message_user(request, f"Final pass queued for {count} interview(s).", messages.SUCCESS)
 

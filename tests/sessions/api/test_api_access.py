@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import client_for, make_interview
+from _api_fixtures import client_for, make_interview
 
 from analysis.models import QuestionSet
 from sessions.models import Interview
