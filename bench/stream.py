@@ -30,6 +30,8 @@ relay in this process so the bytes on the wire are known. Per file:
   audio second, and their peak RSS (VmHWM, the process's lifetime high-water mark, printed once at the end).
 - after: how long the measured processes stay busy after ``session_complete`` (the final pass); the bench
   waits for them to go idle (under 0.15 core for 2 s) before the next stream, so no file pays for the last.
+- "words %": the same error rate with the text rebuilt from the segments' words joined by spaces, so a
+  text-assembly bug on the server shows as a gap between the two columns.
 - bytes received on the wire, compared with and without permessage-deflate on one file (the first).
 
 ``--sessions N`` streams N copies of one file (the first selected) at once and reports pooled commit p95,
@@ -132,7 +134,9 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
-async def settle(pids: list[int], *, idle_cores: float = 0.15, quiet_s: float = 2.0, timeout_s: float = 900.0) -> tuple[float, float]:
+async def settle(
+    pids: list[int], *, idle_cores: float = 0.15, quiet_s: float = 2.0, timeout_s: float = 900.0
+) -> tuple[float, float]:
     """Wait until the measured processes are idle (the final pass of the last session is done).
 
     A solo worker runs a session's final pass (whole-recording re-transcription) after ``session_complete``;
@@ -321,6 +325,7 @@ class FileResult:
     errors: int
     ref_units: int
     errors_num: int
+    errors_words: int  # the same segments' words joined with spaces (isolates text-assembly bugs from STT)
     offline_errors: int | None
     offline_errors_num: int | None
     commit_p50_s: float
@@ -379,11 +384,14 @@ def stage_means(log: StreamLog) -> dict[str, float]:
 def file_result(item: Item, log: StreamLog, wire: Wire, cpu_s: float, after: tuple[float, float]) -> FileResult:
     lat = latencies(log)
     plain, num = score(item, log.transcript())
+    segments = (log.complete or {}).get("segments") or log.segments
+    from_words = " ".join(w["w"] for seg in sorted(segments, key=lambda s: s["id"]) for w in seg["words"])
+    words_num = score(item, from_words)[1]
     lags = [ms for _, ms in lat.lag_ms]
     return FileResult(
         file=item.name, language=item.language, audio_s=item.duration_s, metric=metric_name(item.language),
         errors=plain.errors, ref_units=plain.ref_units, errors_num=num.errors,
-        offline_errors=None, offline_errors_num=None,
+        errors_words=words_num.errors, offline_errors=None, offline_errors_num=None,
         commit_p50_s=percentile(lat.commit_s, 50), commit_p95_s=percentile(lat.commit_s, 95),
         partial_p50_s=percentile(lat.word_s, 50), partial_p95_s=percentile(lat.word_s, 95),
         words=len(lat.word_s), words_in_partial=lat.words_in_partial,
@@ -427,13 +435,19 @@ class ConcurrencyResult:
 
 async def run_sessions(url: str, item: Item, n: int, speed: float, pids: list[int]) -> ConcurrencyResult:
     before = cpu_seconds(pids)
-    runs = await asyncio.gather(*(stream_one(url, item, speed=speed, compression="deflate") for _ in range(n)))
+    outcomes = await asyncio.gather(
+        *(stream_one(url, item, speed=speed, compression="deflate") for _ in range(n)), return_exceptions=True
+    )
     cpu = cpu_seconds(pids) - before
+    runs = [o for o in outcomes if not isinstance(o, BaseException)]
+    failed = [o for o in outcomes if isinstance(o, BaseException)]
+    for exc in failed:
+        print(f"  a session of {n} failed: {exc!r}", file=sys.stderr)
     commits: list[float] = []
     first: list[float] = []
     last: list[float] = []
     finals: list[float] = []
-    n_errors = 0
+    n_errors = len(failed)
     for log, _ in runs:
         lat = latencies(log)
         commits += lat.commit_s
@@ -445,7 +459,7 @@ async def run_sessions(url: str, item: Item, n: int, speed: float, pids: list[in
     p95 = percentile(commits, 95)
     return ConcurrencyResult(
         sessions=n, commit_p95_s=p95, lag_ms_p95_first_third=percentile(first, 95),
-        lag_ms_p95_last_third=percentile(last, 95), final_lag_max_s=max(finals),
+        lag_ms_p95_last_third=percentile(last, 95), final_lag_max_s=max(finals, default=float("nan")),
         cpu_s_per_audio_s=cpu / (n * item.duration_s) if pids else float("nan"), errors_seen=n_errors,
         realtime=bool(p95 <= REALTIME_P95_S) and n_errors == 0,
     )
@@ -462,13 +476,15 @@ def print_files(results: list[FileResult]) -> None:
             off = f"{100 * r.offline_errors / r.ref_units:.1f}"
             if r.language == "ko":
                 off += f" ({100 * (r.offline_errors_num or 0) / r.ref_units:.1f})"
-        rows.append([r.file, f"{r.metric} {rate:.1f}{num}", off, fmt(r.commit_p50_s), fmt(r.commit_p95_s),
+        words = f"{100 * r.errors_words / r.ref_units:.1f}"
+        rows.append([r.file, f"{r.metric} {rate:.1f}{num}", words, off, fmt(r.commit_p50_s), fmt(r.commit_p95_s),
                      fmt(r.partial_p50_s), fmt(r.partial_p95_s), f"{r.words_in_partial}/{r.words}",
                      f"{r.segments_live}+{r.segments_tail}", fmt(r.lag_ms_p95, ".0f"), fmt(r.final_lag_s),
                      fmt(r.cpu_s_per_audio_s, ".3f"), fmt(r.after_s, ".1f"), str(r.bytes_down)])
-    print_table(["file", "stream %", "offline %", "commit p50", "p95", "partial p50", "p95", "in partial",
+    print_table(["file", "stream %", "words %", "offline %", "commit p50", "p95", "partial p50", "p95", "in partial",
                  "segs live+tail", "lag_ms p95", "final s", "CPU s/s", "after s", "bytes down"], rows)
-    print("  % = WER (en) / CER (ko); (num) = Korean CER after the digit→Sino-Korean normalisation of the hypothesis")
+    print("  % = WER (en) / CER (ko); (num) = Korean CER after the digit→Sino-Korean normalisation of the hypothesis;"
+          " words % = the committed segments' words joined with spaces (num-normalised for Korean)")
 
 
 def pooled(results: list[FileResult]) -> dict[str, dict[str, float]]:
@@ -524,16 +540,19 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                                      "bytes_down_plain": wire.down, "app_bytes_down": log.bytes_received,
                                      "bytes_up_deflate": results[0].bytes_up, "bytes_up_plain": wire.up}
         if args.sessions:
+            chosen = [i for i in items if args.sessions_file in i.name] if args.sessions_file else items
+            if not chosen:
+                sys.exit(f"--sessions-file {args.sessions_file!r} matches none of the selected files")
             levels = range(1, args.sessions + 1) if args.sweep else [args.sessions]
             conc: list[ConcurrencyResult] = []
             for n in levels:
-                c = await run_sessions(url, items[0], n, args.speed, pid_list)
+                c = await run_sessions(url, chosen[0], n, args.speed, pid_list)
                 await settle(pid_list)
                 conc.append(c)
                 print(f"  {n} sessions: commit p95 {fmt(c.commit_p95_s)} s", file=sys.stderr)
                 if args.sweep and not c.realtime:
                     break
-            report["sessions"] = {"file": items[0].name, "runs": [asdict(c) for c in conc],
+            report["sessions"] = {"file": chosen[0].name, "runs": [asdict(c) for c in conc],
                                   "max_realtime_sessions": max((c.sessions for c in conc if c.realtime), default=0)}
         report["loadavg_end"] = os.getloadavg()[0]
         report["peak_rss_mb"] = {role: peak_rss_mb(pid) for role, pid in pids.items()}
@@ -566,10 +585,12 @@ def print_report(report: dict[str, Any]) -> None:
                          cell("offline_errors", "offline_errors_num"), str(int(g["ref_units"]))])
         print_table(["group", "metric", "streamed %", "offline %", "ref units"], rows)
         commits = [f.commit_p95_s for f in files]
+        audio = sum(f.audio_s for f in files)
+        live_cpu = sum(f.cpu_s_per_audio_s * f.audio_s for f in files) / audio
+        after_cpu = sum(f.after_cpu_s_per_audio_s * f.audio_s for f in files) / audio
         print(f"\nAll files: commit p95 (max over files) {fmt(max(commits))} s; final lag max "
               f"{fmt(max(f.final_lag_s for f in files))} s; CPU s per audio s "
-              f"{fmt(sum(f.cpu_s_per_audio_s * f.audio_s for f in files) / sum(f.audio_s for f in files), '.3f')} live + "
-              f"{fmt(sum(f.after_cpu_s_per_audio_s * f.audio_s for f in files) / sum(f.audio_s for f in files), '.3f')}"
+              f"{fmt(live_cpu, '.3f')} live + {fmt(after_cpu, '.3f')}"
               " after session_complete (final pass)")
         errors = sorted({e for f in files for e in f.errors_seen})
         if errors:
@@ -606,6 +627,7 @@ def main() -> None:
     parser.add_argument("--all", action="store_true", help="every file of en/, ko/ and interviews/")
     parser.add_argument("--speed", type=float, default=1.0, help="pace at this multiple of real time (≤ 4)")
     parser.add_argument("--sessions", type=int, default=0, help="also stream N concurrent copies of the first file")
+    parser.add_argument("--sessions-file", help="substring of the file for --sessions (default: the first selected)")
     parser.add_argument("--sweep", action="store_true", help="with --sessions N: try 1..N, stop at the first miss")
     parser.add_argument("--sessions-only", action="store_true", help="skip the per-file runs")
     parser.add_argument("--no-deflate-check", dest="deflate_check", action="store_false")
