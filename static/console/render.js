@@ -159,7 +159,13 @@ export class ScoresView {
       for (const [h, i] of pts) root.append(svg("circle", { cx: x(i), cy: y(h.overall), r: 3, class: `pt ${scope}` }));
     }
     const legend = svg("text", { x: W - R, y: H - 4, class: "axis", "text-anchor": "end" });
-    legend.textContent = "● answer  ● session";
+    for (const [scope, label] of [["answer", "answer"], ["session", "session"]]) {
+      const dot = svg("tspan", { class: `legend-dot ${scope}`, dx: scope === "answer" ? 0 : 6 });
+      dot.textContent = "● ";
+      const text = svg("tspan");
+      text.textContent = label;
+      legend.append(dot, text);
+    }
     root.append(legend);
     this.chartEl.replaceChildren(root);
   }
