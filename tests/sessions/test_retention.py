@@ -113,7 +113,9 @@ def test_retention_purge_erases_only_expired(owner, settings):
     Interview.objects.filter(pk=old.pk).update(started_at=timezone.now() - timedelta(days=31))
     Interview.objects.filter(pk=recent.pk).update(started_at=timezone.now() - timedelta(days=29))
 
-    counts = purge_expired.apply().get()  # the Celery task as beat runs it
+    result = purge_expired.apply()  # the Celery task as beat runs it (eagerly)
+    assert result.successful()
+    counts = result.result
 
     assert counts["interviews"] == 1 and counts["files"] == 1
     media = Path(settings.MEDIA_ROOT)

@@ -30,7 +30,7 @@ def _scope(user: Any = None) -> dict[str, Any]:
     return {"type": "websocket", "user": user or AnonymousUser()}
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @override_settings(DEBUG=False)
 async def test_ticket_is_accepted_once(user):
     issued = ticket_issue(user_id=user.pk)
@@ -42,7 +42,7 @@ async def test_ticket_is_accepted_once(user):
     assert issued.ticket not in reused.value.message
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @override_settings(DEBUG=False)
 async def test_expired_unknown_and_missing_tickets_are_refused(user):
     issued = ticket_issue(user_id=user.pk)
@@ -53,7 +53,7 @@ async def test_expired_unknown_and_missing_tickets_are_refused(user):
         assert refused.value.code == ErrorCode.UNAUTHORIZED and refused.value.fatal
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @override_settings(DEBUG=False)
 async def test_session_user_and_consent(user, django_user_model):
     assert await authorize_connect(scope=_scope(user), params=PARAMS) == user.pk
@@ -66,7 +66,7 @@ async def test_session_user_and_consent(user, django_user_model):
         await authorize_connect(scope=_scope(), params=params)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @override_settings(DEBUG=True)
 async def test_debug_allows_anonymous_but_honours_tickets(user):
     assert await authorize_connect(scope=_scope(), params=replace(PARAMS, consent=False)) is None
@@ -95,7 +95,7 @@ async def _connect(app: Any, query: str) -> tuple[WebsocketCommunicator, dict[st
     return communicator, json.loads(await communicator.receive_from(timeout=5))
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @override_settings(DEBUG=False)
 async def test_websocket_ticket_flow(asgi_app, user):
     from sessions.models import Interview
@@ -121,7 +121,7 @@ async def test_websocket_ticket_flow(asgi_app, user):
     assert await Interview.objects.acount() == 1  # refused sockets created nothing
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @override_settings(DEBUG=False)
 async def test_websocket_without_origin_is_refused(asgi_app):
     communicator = WebsocketCommunicator(asgi_app, "/ws/interviews/?language=en&consent=1")
