@@ -63,7 +63,6 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from analysis.audio.preprocess import file_to_16k_mono, highpass, load_audio_file  # noqa: E402
 from bench.common import (  # noqa: E402
     DEFAULT_SETS,
     ErrorCounts,
@@ -168,6 +167,18 @@ class Server:
     pids: dict[str, int]  # role -> pid, measured for CPU and RSS
     procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
     workdir: Path | None = None
+
+    def exited(self) -> dict[str, int]:
+        """Spawned processes that have already exited (role → return code), with their log tails printed."""
+        out: dict[str, int] = {}
+        for (role, _), proc in zip(self.pids.items(), self.procs):
+            if proc.poll() is not None:
+                out[role] = proc.returncode
+                log = (self.workdir / f"{role}.log") if self.workdir else None
+                if log is not None and log.exists():
+                    print(f"{role} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-2000:]}",
+                          file=sys.stderr)
+        return out
 
     def stop(self) -> None:
         for proc in reversed(self.procs):
@@ -352,6 +363,8 @@ class FileResult:
 
 def load_native(item: Item) -> tuple[np.ndarray, int]:
     """The file as stored (own rate, own channels): resampling and mixing are the server's job."""
+    from analysis.audio.preprocess import load_audio_file  # scipy: imported only when streaming
+
     data, sr = load_audio_file(str(item.path))
     return (data[:, 0] if data.shape[1] == 1 else data), sr
 
@@ -409,6 +422,7 @@ def file_result(item: Item, log: StreamLog, wire: Wire, cpu_s: float, after: tup
 # --- offline reference ----------------------------------------------------------------------------------------------
 def offline_transcript(item: Item) -> str:
     """The same model over the whole file, with the server's settings and preprocessing steps."""
+    from analysis.audio.preprocess import file_to_16k_mono, highpass
     from analysis.stt.engine import transcribe_offline
     from bench.preprocess import server_stt_config
 
@@ -556,6 +570,8 @@ async def amain(args: argparse.Namespace) -> dict[str, Any]:
                                   "max_realtime_sessions": max((c.sessions for c in conc if c.realtime), default=0)}
         report["loadavg_end"] = os.getloadavg()[0]
         report["peak_rss_mb"] = {role: peak_rss_mb(pid) for role, pid in pids.items()}
+        if server is not None:
+            report["exited"] = server.exited()
     finally:
         if server is not None:
             server.stop()
@@ -613,6 +629,8 @@ def print_report(report: dict[str, Any]) -> None:
     rss = ", ".join(f"{role} {fmt(mb, '.0f')} MiB" for role, mb in report.get("peak_rss_mb", {}).items())
     if rss:
         print(f"\nPeak RSS (VmHWM): {rss}")
+    if report.get("exited"):
+        print(f"spawned processes that exited before the end (return codes): {report['exited']}")
 
 
 def main() -> None:
