@@ -77,8 +77,11 @@ def warm_up() -> None:
 
 
 @contextmanager
-def stage_lock(session_id: str, stage: str, *, wait_s: float = 5.0) -> Iterator[None]:
+def stage_lock(session_id: str, stage: str, *, wait_s: float = 0.2) -> Iterator[None]:
     """A per-session, per-stage Redis lock (SET NX PX with a token; released only by its owner).
+
+    Waits only briefly: when another worker holds the lock it is doing this stage's work (a Whisper
+    decode can take seconds), and a worker blocked here could be running the session's other stages.
 
     Compare-and-delete uses WATCH/MULTI rather than a Lua script, so the embedded fakeredis needs no Lua.
     """

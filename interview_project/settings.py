@@ -159,6 +159,11 @@ STT_PARTIAL_INTERVAL_S = env_float("STT_PARTIAL_INTERVAL_S", 1.0)
 PREPROCESS_STEPS = env_list("PREPROCESS_STEPS", ["highpass"])
 """Enabled optional preprocessing steps (resampling and mix-down always run); see bench/preprocess.py."""
 
+ANALYSIS_AFFECT = env_bool("ANALYSIS_AFFECT", True)
+"""Affect (emotion) analysis from voice and text. Off where inferring emotion in hiring is restricted."""
+FINAL_WHISPER_MODEL = env_str("FINAL_WHISPER_MODEL", "") or WHISPER_MODEL
+FINAL_BEAM_SIZE = env_int("FINAL_BEAM_SIZE", 5)
+
 # --- Logging ----------------------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

@@ -28,12 +28,22 @@ logger = logging.getLogger(__name__)
 
 # --- starting and resuming ------------------------------------------------------------------------------------------
 def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
+    from analysis.models import QuestionSet
+
+    question_set = None
+    if params.question_set:
+        question_set = QuestionSet.objects.filter(slug=params.question_set).first()
+        if question_set is None:
+            raise ProtocolError(ErrorCode.BAD_PARAMETERS, f"unknown question_set '{params.question_set[:80]}'", fatal=True)
     return Interview.objects.create(
         owner_id=owner_id or None,
         language=params.language,
         sample_rate=params.sample_rate,
         channels=params.channels,
         candidate_name=params.candidate_name,
+        question_set=question_set,
+        consent=params.consent,
+        analysis_affect=settings.ANALYSIS_AFFECT if params.analysis_affect is None else params.analysis_affect,
     )
 
 
