@@ -33,7 +33,7 @@ def start_embedded_worker() -> None:
             pool="solo",
             hostname=anon_nodename(),
             loglevel="WARNING",
-            queues=[app.conf.task_default_queue],
+            queues=[app.conf.task_default_queue, "interviews_final"],
             without_heartbeat=True,
             without_mingle=True,
             without_gossip=True,

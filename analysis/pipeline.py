@@ -286,23 +286,27 @@ def chunk_transcribe(session_id: str, seq: int, *, final: bool = False) -> None:
         for s in range(done + 1, seq + 1):
             chunk_preprocess(session_id, s)
         cursor = SttCursor.from_json(client.get(keys.stt), meta.language)
-        audio, lengths = _load_buffer(session_id, cursor, seq)
         received = client.hget(keys.recv, seq)
         lag_s = time.time() - float(received.decode().split("|")[0]) if received else 0.0
-        started = time.perf_counter()
-        # A worker that is behind skips partials (the expensive, disposable part) until it has caught up.
-        result = transcriber().step(cursor.stream, audio, final=final, allow_partial=lag_s < MAX_PARTIAL_LAG_S)
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        segments = [segment.to_dict() for segment in result.segments]
-        cursor.stream = result.state
-        _advance_first_chunk(cursor, lengths)
-        timings = {k: round(v, 1) for k, v in result.timings_ms.items()}
-        timings["stt_step"] = round(elapsed_ms, 1)
         pipe = client.pipeline()
-        for s in range(done + 1, target + 1):
+        # One step per chunk, even when several are waiting: commit points then depend only on the audio and
+        # its chunking, never on how far behind the worker was, so a resumed or re-run session transcribes
+        # exactly like an uninterrupted one. Only the last step may refresh the partial, and only when the
+        # worker is not behind (partials are the expensive, disposable part).
+        steps = [(s, False) for s in range(done + 1, seq + 1)] + ([(seq + 1, True)] if final else [])
+        for s, flush in steps:
+            audio, lengths = _load_buffer(session_id, cursor, min(s, seq))
+            started = time.perf_counter()
             last = s == target
-            payload = {"segments": segments if last else [], "partial": result.partial if last else "",
-                       "timings_ms": timings if last else {}}
+            result = transcriber().step(
+                cursor.stream, audio, final=flush, allow_partial=last and lag_s < MAX_PARTIAL_LAG_S
+            )
+            timings = {k: round(v, 1) for k, v in result.timings_ms.items()}
+            timings["stt_step"] = round((time.perf_counter() - started) * 1000, 1)
+            cursor.stream = result.state
+            _advance_first_chunk(cursor, lengths)
+            payload = {"segments": [segment.to_dict() for segment in result.segments], "partial": result.partial,
+                       "timings_ms": timings}
             pipe.hset(keys.result, s, json.dumps(payload, ensure_ascii=False))
         pipe.expire(keys.result, state.ttl())
         pipe.set(keys.stt, cursor.to_json(), ex=state.ttl())

@@ -8,6 +8,7 @@ state) and ``DATABASE_URL=mysql://...`` and runs ``celery -A celery_app worker``
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -135,6 +136,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "interviews"
+# The final pass re-transcribes a whole recording: its own queue, so it never delays live chunks when
+# separate workers serve the two (`-Q interviews` and `-Q interviews_final`).
+CELERY_TASK_ROUTES = {"interview.final_pass": {"queue": "interviews_final"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -153,7 +157,8 @@ MODELS_DIR = Path(env_str("MODELS_DIR", str(BASE_DIR / ".models")))
 WHISPER_MODEL = env_str("WHISPER_MODEL", "base")
 WHISPER_DEVICE = env_str("WHISPER_DEVICE", "cpu")
 WHISPER_COMPUTE_TYPE = env_str("WHISPER_COMPUTE_TYPE", "int8" if WHISPER_DEVICE == "cpu" else "float16")
-WHISPER_CPU_THREADS = env_int("WHISPER_CPU_THREADS", 0)
+WHISPER_CPU_THREADS = env_int("WHISPER_CPU_THREADS", min(4, os.cpu_count() or 1))
+"""CTranslate2 threads; its default (4) oversubscribes a 2-core machine."""
 WHISPER_BEAM_SIZE = env_int("WHISPER_BEAM_SIZE", 5)
 STT_PARTIAL_INTERVAL_S = env_float("STT_PARTIAL_INTERVAL_S", 1.0)
 PREPROCESS_STEPS = env_list("PREPROCESS_STEPS", ["highpass"])

@@ -85,6 +85,8 @@ async def stream_audio(
     frames_per_chunk = int(sample_rate * chunk_ms / 1000)
     pending_notes = sorted(notes or [], key=lambda n: n[0])
     chunks = [audio[i : i + frames_per_chunk] for i in range(0, len(audio), frames_per_chunk)]
+    if len(chunks) > 1 and len(chunks[-1]) < sample_rate // 50:  # chunks hold at least 20 ms: merge the tail
+        chunks[-2:] = [np.concatenate([chunks[-2], chunks[-1]])]
     done = asyncio.Event()
     dropped = False
     next_seq = 0

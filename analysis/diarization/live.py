@@ -136,7 +136,8 @@ def split_words(
         chunk = words[a : b + 1]
         start = seg.start if n == 0 else float(chunk[0]["start"])
         end = seg.end if n == len(runs) - 1 else float(chunk[-1]["end"])
-        text = seg.text if len(runs) == 1 else "".join(str(w.get("w", "")) for w in chunk).strip()
+        # words arrive stripped (the STT engine strips Whisper's leading spaces): rejoin them with spaces
+        text = seg.text if len(runs) == 1 else " ".join(str(w.get("w", "")).strip() for w in chunk).strip()
         pieces.append((SegmentIn(start, end, text, [dict(w) for w in chunk]), labels[a]))
     return pieces
 

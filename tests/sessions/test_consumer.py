@@ -159,6 +159,10 @@ async def test_korean_speech_is_transcribed_and_resume_keeps_the_session(shared_
 
 
 async def test_session_options_are_stored():
+    from analysis.models import QuestionSet
+
+    # transactional tests flush the seeded sets between tests: make sure this one exists
+    await QuestionSet.objects.aget_or_create(slug="common-ko", defaults={"name": "Common (ko)", "language": "ko"})
     communicator, ack = await connect("language=ko&question_set=common-ko&consent=1&analysis_affect=0&candidate=Kim")
     interview = await Interview.objects.select_related("question_set").aget(pk=ack["session_id"])
     assert interview.consent and not interview.analysis_affect and interview.candidate_name == "Kim"

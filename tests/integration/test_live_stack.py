@@ -1,0 +1,105 @@
+"""End to end on the production shape: real WebSockets at real-time pace, daphne, a separate Celery worker
+(two processes), Redis and MariaDB."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import MySQLdb
+import pytest
+import soundfile as sf
+from shareddata import manifest
+from textnorm import error_rate
+
+from analysis.audio.preprocess import load_audio_file
+from sessions.client import StreamLog, stream_audio
+
+pytestmark = [pytest.mark.integration, pytest.mark.models]
+
+
+def rows(db: str, query: str, *args: object) -> list[tuple]:
+    connection = MySQLdb.connect(host="127.0.0.1", user="root", passwd="", db=db, charset="utf8mb4")
+    try:
+        cursor = connection.cursor()
+        cursor.execute(query, args)
+        return list(cursor.fetchall())
+    finally:
+        connection.close()
+
+
+def question_notes(turns_path) -> list[tuple[float, dict]]:
+    turns = json.loads(turns_path.read_text(encoding="utf-8"))
+    return [(t["start"] + 0.2, {"type": "speaker_note", "text": t["text"], "kind": "question"})
+            for t in turns if t["role"] == "interviewer"]
+
+
+@pytest.fixture(scope="module")
+def runs(live_stack, shared_data) -> dict[str, StreamLog]:
+    """Three sessions at once, in real time: English, the same English with a dropped socket, Korean."""
+    en_entry = manifest("interviews")[0]
+    ko_entry = next(e for e in manifest("interviews") if e["language"] == "ko")
+    en, en_sr = load_audio_file(str(shared_data / "interviews" / en_entry["path"]))
+    ko, ko_sr = load_audio_file(str(shared_data / "interviews" / ko_entry["path"]))
+    url = live_stack["url"]
+
+    async def all_runs() -> list[StreamLog]:
+        return await asyncio.gather(
+            stream_audio(url, en[:, 0], sample_rate=en_sr, params={"language": "en"},
+                         notes=question_notes(shared_data / "interviews" / en_entry["turns"])),
+            stream_audio(url, en[:, 0], sample_rate=en_sr, params={"language": "en"}, drop_at_s=15.0),
+            stream_audio(url, ko[:, 0], sample_rate=ko_sr, params={"language": "ko"}),
+        )
+
+    en_log, dropped_log, ko_log = asyncio.run(all_runs())
+    return {"en": en_log, "dropped": dropped_log, "ko": ko_log, "en_ref": en_entry["text"], "ko_ref": ko_entry["text"]}
+
+
+def test_every_seq_answered_in_order(runs):
+    for name in ("en", "ko"):
+        log = runs[name]
+        seqs = [e["seq"] for e in log.of_type("audio_processed")]
+        tail = [e.get("type") + str(e.get("seq", "")) for _, e in log.events[-4:]]
+        assert seqs == list(range(len(log.sent_at))), (name, log.of_type("error_message"), tail)
+        assert not log.of_type("error_message")
+        assert log.complete is not None and log.close_code == 1000
+
+
+def test_transcripts_meet_the_accuracy_bar(runs):
+    assert error_rate(runs["en_ref"], runs["en"].transcript(), "en") <= 0.15
+    assert error_rate(runs["ko_ref"], runs["ko"].transcript(), "ko") <= 0.30
+
+
+def test_resume_loses_and_duplicates_nothing(runs):
+    dropped, clean = runs["dropped"], runs["en"]
+    assert dropped.resumes == 1
+    assert dropped.ack["session_id"] == dropped.complete["session_id"]
+    seqs = sorted({e["seq"] for e in dropped.of_type("audio_processed")})
+    assert seqs == list(range(len(dropped.sent_at)))
+    assert dropped.transcript() == clean.transcript()
+
+
+def test_rows_wav_and_roles_are_stored(runs, live_stack):
+    session_id = runs["en"].complete["session_id"]
+    (status, duration, audio, last_seq), = rows(
+        live_stack["db"], "SELECT status, duration_s, audio, last_seq FROM interview_sessions_interview WHERE id=%s",
+        session_id.replace("-", ""),
+    )
+    assert status == "completed" and last_seq == len(runs["en"].sent_at) - 1
+    info = sf.info(str(live_stack["media"] / audio))
+    assert info.samplerate == 16000 and abs(info.duration - duration) < 0.01 and abs(duration - 34.9) < 0.3
+    segments = rows(live_stack["db"], "SELECT role, text FROM interview_sessions_segment WHERE interview_id=%s ORDER BY `index`",
+                    session_id.replace("-", ""))
+    assert " ".join(t for _, t in segments) == runs["en"].transcript()
+    roles = [r for r, _ in segments]
+    assert roles[0] == "interviewer" and "candidate" in roles
+
+
+def test_answers_are_scored_and_pushed_live(runs, live_stack):
+    log = runs["en"]
+    answer_scores = [e for e in log.of_type("score_update") if e["scope"] == "answer"]
+    assert answer_scores, "each finished answer is scored while the interview goes on"
+    assert all(0 <= v <= 100 for e in answer_scores for v in e["scores"].values())
+    assert [e for e in log.of_type("real_time_feedback") if e.get("final")]
+    report = log.complete["report"]
+    assert report["overall"]["band"][0] <= report["overall"]["score"] <= report["overall"]["band"][1]
