@@ -415,4 +415,5 @@ def session_finalize(session_id: str) -> None:
     services.interview_republish_complete(session_id=session_id)
     state.update_meta(session_id, status="complete")
     state.expire_completed(session_id)
-    final.enqueue_final_pass(session_id)
+    if settings.FINAL_PASS:
+        final.enqueue_final_pass(session_id)

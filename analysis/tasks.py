@@ -46,22 +46,6 @@ def preprocess(session_id: str, seq: int) -> None:
     pipeline.chunk_preprocess(session_id, seq)
 
 
-@shared_task(bind=True, name="interview.transcribe", **COMMON)
-def transcribe(self: Any, session_id: str, seq: int) -> None:
-    try:
-        pipeline.chunk_transcribe(session_id, seq)
-    except pipeline.StageBusy as exc:
-        raise self.retry(exc=exc, countdown=0.05, max_retries=200) from exc
-
-
-@shared_task(bind=True, name="interview.publish", **COMMON)
-def publish(self: Any, session_id: str, seq: int) -> None:
-    try:
-        pipeline.chunk_publish(session_id, seq)
-    except pipeline.StageBusy as exc:
-        raise self.retry(exc=exc, countdown=0.05, max_retries=200) from exc
-
-
 @shared_task(bind=True, name="interview.finalize", **{**COMMON, "soft_time_limit": 600, "time_limit": 900})
 def finalize(self: Any, session_id: str) -> None:
     try:
@@ -86,9 +70,11 @@ def _ordered_task(name: str, runner: Any) -> Any:
     return task
 
 
+transcribe = _ordered_task("transcribe", pipeline.chunk_transcribe)
 diarize = _ordered_task("diarize", live_stages.chunk_diarize)
 analyze = _ordered_task("analyze", live_stages.chunk_analyze)
 score = _ordered_task("score", live_stages.chunk_score)
+publish = _ordered_task("publish", pipeline.chunk_publish)
 
 
 @shared_task(name="interview.evaluate", **COMMON)

@@ -166,6 +166,8 @@ PREPROCESS_STEPS = env_list("PREPROCESS_STEPS", ["highpass"])
 
 ANALYSIS_AFFECT = env_bool("ANALYSIS_AFFECT", True)
 """Affect (emotion) analysis from voice and text. Off where inferring emotion in hiring is restricted."""
+FINAL_PASS = env_bool("FINAL_PASS", True)
+"""Run the final pass (re-transcription, re-diarization, re-scoring) after each interview."""
 FINAL_WHISPER_MODEL = env_str("FINAL_WHISPER_MODEL", "") or WHISPER_MODEL
 FINAL_BEAM_SIZE = env_int("FINAL_BEAM_SIZE", 5)
 

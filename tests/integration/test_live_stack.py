@@ -103,3 +103,23 @@ def test_answers_are_scored_and_pushed_live(runs, live_stack):
     assert [e for e in log.of_type("real_time_feedback") if e.get("final")]
     report = log.complete["report"]
     assert report["overall"]["band"][0] <= report["overall"]["score"] <= report["overall"]["band"][1]
+
+
+def test_final_pass_stores_the_final_record_with_its_diff(runs, live_stack):
+    import time
+
+    session_id = runs["en"].complete["session_id"].replace("-", "")
+    deadline = time.monotonic() + 240
+    found: list[tuple] = []
+    while time.monotonic() < deadline:
+        found = rows(live_stack["db"], "SELECT r.live_vs_final, r.report, i.final_segments FROM scoring_interviewreport r "
+                     "JOIN interview_sessions_interview i ON i.id = r.interview_id WHERE r.interview_id=%s", session_id)
+        if found and json.loads(found[0][0] or "{}"):
+            break
+        time.sleep(2)
+    assert found, "no report stored"
+    diff, report, final_segments = (json.loads(x) for x in found[0])
+    assert diff and report["stage"] == "final"
+    assert {"words_changed", "labels_changed", "scores_moved", "final_pass_s"} <= set(diff)
+    assert error_rate(runs["en_ref"], " ".join(s["text"] for s in final_segments), "en") <= 0.15
+    assert {s["role"] for s in final_segments} == {"interviewer", "candidate"}

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -41,8 +42,20 @@ async def next_of(communicator: WebsocketCommunicator, kind: str, timeout: float
 
 @pytest.fixture(autouse=True)
 def _debug(settings):
-    """The embedded shape as `make run` starts it: DEBUG on, anonymous sockets allowed (auth has its own tests)."""
+    """The embedded shape as `make run` starts it: DEBUG on, anonymous sockets allowed (auth has its own tests).
+
+    The final pass is off here (bench/final.py and the integration tests cover it): it would still be writing
+    from the worker thread when the test database is flushed.
+    """
     settings.DEBUG = True
+    settings.FINAL_PASS = False
+    yield
+    from celery.worker import state as worker_state
+
+    for _ in range(200):  # let the embedded worker finish what the test started
+        if not worker_state.active_requests:
+            break
+        time.sleep(0.05)
 
 
 def frame(seq: int, pcm: bytes = SILENCE_100MS) -> bytes:
