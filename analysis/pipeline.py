@@ -51,6 +51,7 @@ def stt_config() -> SttConfig:
         cpu_threads=settings.WHISPER_CPU_THREADS,
         beam_size=settings.WHISPER_BEAM_SIZE,
         partial_interval_s=settings.STT_PARTIAL_INTERVAL_S,
+        commit_context=settings.STT_COMMIT_WINDOW,
         utterance_steps=steps,
     )
 

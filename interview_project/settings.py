@@ -161,6 +161,8 @@ WHISPER_CPU_THREADS = env_int("WHISPER_CPU_THREADS", min(4, os.cpu_count() or 1)
 """CTranslate2 threads; its default (4) oversubscribes a 2-core machine."""
 WHISPER_BEAM_SIZE = env_int("WHISPER_BEAM_SIZE", 5)
 STT_PARTIAL_INTERVAL_S = env_float("STT_PARTIAL_INTERVAL_S", 1.0)
+STT_COMMIT_WINDOW = env_str("STT_COMMIT_WINDOW", "short")
+"""Encoder window for committed utterances: "short" (twice the clip, at least 10 s) or "full" (30 s)."""
 PREPROCESS_STEPS = env_list("PREPROCESS_STEPS", ["highpass"])
 """Enabled optional preprocessing steps (resampling and mix-down always run); see bench/preprocess.py."""
 

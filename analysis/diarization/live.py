@@ -47,6 +47,7 @@ LONE_WINDOW_SIMILARITY = 0.6  # ... unless it is far from every known voice (a s
 # closest pair of different people measured in the shared data (0.62, AMI) and well below one voice
 # split in two (>= 0.737); see clustering.MERGE_SIMILARITY.
 THIRD_VOICE_SIMILARITY = 0.6
+FRESH_MARGIN = 0.12  # fresh clusters this much closer to each other than to any known voice are one voice
 LIVE_HOP_S = 1.0  # half-overlapping windows: 25% fewer LSTM passes than 0.75 s for the same labels
 MIN_RUN_S = 0.8  # a speaker change inside a segment must last this long to split the segment
 HINT_TOLERANCE_S = 1.0
@@ -396,11 +397,42 @@ class LiveDiarizer:
                 mapping[c] = self._new_label()
             else:
                 mapping[c] = best
+        mapping = self._merge_fresh_clusters(all_vecs, clusters, mapping, set(known))
         new_labels = [mapping[int(c)] for c in clusters[n_old:]]
         if n_old:
             new_labels = self._lone_windows(all_vecs, n_old, new_labels)
         self._remember(vecs, times, new_labels)
         return new_labels
+
+    def _merge_fresh_clusters(
+        self, all_vecs: np.ndarray, clusters: np.ndarray, mapping: dict[int, str], known: set[str]
+    ) -> dict[int, str]:
+        """Clusters that became new voices in the same call but sound alike are one voice.
+
+        Early in a session spectral clustering may cut one new voice in two (its k is estimated on few
+        windows): both halves are far from the known voices, so each got a new label. Halves of one voice
+        stay above MERGE_SIMILARITY, two people below it (see clustering.MERGE_SIMILARITY); below it, halves
+        much closer to each other than to any known voice are merged too (mock_interview_ko: 0.71 between
+        the candidate's halves, about 0.5 to the interviewer).
+        """
+        fresh = sorted({c for c, lab in mapping.items() if lab not in known}, key=lambda c: mapping[c])
+        for i, a in enumerate(fresh):
+            for b in fresh[:i]:
+                if mapping[b] in known:
+                    continue
+                sim = float((all_vecs[clusters == a] @ all_vecs[clusters == b].T).mean())
+                to_known = max(
+                    (float((all_vecs[clusters == a] @ all_vecs[clusters == c].T).mean())
+                     for c, lab in mapping.items() if lab in known),
+                    default=0.0,
+                )
+                alike = sim >= MERGE_SIMILARITY or (sim >= THIRD_VOICE_SIMILARITY and sim - to_known >= FRESH_MARGIN)
+                if alike and mapping[a] != mapping[b]:
+                    dropped, mapping[a] = mapping[a], mapping[b]
+                    if dropped == f"S{self.next_id - 1}":
+                        self.next_id -= 1  # keep labels consecutive: S1, S2, ...
+                    break
+        return mapping
 
     def _nearest_voice(self, all_vecs: np.ndarray, n_old: int) -> list[str]:
         """Each new window to the known voice it resembles most on average (average linkage).

@@ -49,7 +49,7 @@ class SttConfig:
     vad_threshold: float = 0.5
     partial_interval_s: float = 1.0
     min_step_s: float = 0.1
-    commit_context: str = "full"  # "full" (30 s encoder window) or "short" (fit the clip)
+    commit_context: str = "short"  # "short": a window of twice the clip (≥ 10 s); "full": Whisper's 30 s
     utterance_steps: tuple[str, ...] = ()
     languages: tuple[str, ...] = ("ko", "en")  # candidates when the session language is "auto"
 
@@ -306,13 +306,30 @@ class StreamingTranscriber:
 
         if ongoing is None:
             state.partial = ""
-        elif allow_partial and end_sample - state.last_partial_end >= int(cfg.partial_interval_s * SR):
+        elif allow_partial and self._partial_due(state, audio, ongoing[0], end_sample):
             partial_started = time.perf_counter()
             state.partial = self._partial(state, audio[ongoing[0] :])
             state.last_partial_end = end_sample
             timings["partial"] = (time.perf_counter() - partial_started) * 1000
         state.suppressed += len(suppressed)
         return StepResult(segments=segments, partial=state.partial, state=state, timings_ms=timings, suppressed=suppressed)
+
+    def _partial_due(self, state: StreamState, audio: np.ndarray, start: int, end_sample: int) -> bool:
+        """Refresh the partial about once a second, less often for long utterances (a decode costs in
+        proportion to the clip), and not when the speaker seems to have just stopped: the commit is near
+        and the worker's time is better spent on it."""
+        ongoing_s = (len(audio) - start) / SR
+        interval = max(self.config.partial_interval_s, 0.1 * ongoing_s)
+        if end_sample - state.last_partial_end < int(interval * SR):
+            return False
+        tail = audio[-int(0.3 * SR) :]
+        body = audio[start:]
+        if len(body) > len(tail) * 2:
+            tail_rms = float(np.sqrt(np.mean(tail**2)))
+            body_rms = float(np.sqrt(np.mean(body**2)))
+            if tail_rms < 0.15 * body_rms:
+                return False
+        return True
 
     def _quiet_point(self, audio: np.ndarray, start: int) -> int:
         """The lowest-energy 50 ms frame in the last third of the allowed utterance length."""

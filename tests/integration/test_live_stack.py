@@ -39,6 +39,8 @@ def runs(live_stack, shared_data) -> dict[str, StreamLog]:
     """Three sessions at once, in real time: English, the same English with a dropped socket, Korean."""
     en_entry = manifest("interviews")[0]
     ko_entry = next(e for e in manifest("interviews") if e["language"] == "ko")
+    ko_file = next(e for e in manifest("ko") if e["path"] == "nea00001.wav")
+    ko_short, ko_short_sr = load_audio_file(str(shared_data / "ko" / ko_file["path"]))
     en, en_sr = load_audio_file(str(shared_data / "interviews" / en_entry["path"]))
     ko, ko_sr = load_audio_file(str(shared_data / "interviews" / ko_entry["path"]))
     url = live_stack["url"]
@@ -47,16 +49,34 @@ def runs(live_stack, shared_data) -> dict[str, StreamLog]:
         return await asyncio.gather(
             stream_audio(url, en[:, 0], sample_rate=en_sr, params={"language": "en"},
                          notes=question_notes(shared_data / "interviews" / en_entry["turns"])),
-            stream_audio(url, en[:, 0], sample_rate=en_sr, params={"language": "en"}, drop_at_s=15.0),
+            stream_audio(url, en[:, 0], sample_rate=en_sr, params={"language": "en"}, drop_at_s=15.0,
+                         notes=question_notes(shared_data / "interviews" / en_entry["turns"])),
             stream_audio(url, ko[:, 0], sample_rate=ko_sr, params={"language": "ko"}),
+            stream_audio(url, ko_short[:, 0], sample_rate=ko_short_sr, params={"language": "ko"}),
         )
 
-    en_log, dropped_log, ko_log = asyncio.run(all_runs())
-    return {"en": en_log, "dropped": dropped_log, "ko": ko_log, "en_ref": en_entry["text"], "ko_ref": ko_entry["text"]}
+    en_log, dropped_log, ko_log, ko_short_log = asyncio.run(all_runs())
+    return {"en": en_log, "dropped": dropped_log, "ko": ko_log, "en_ref": en_entry["text"], "ko_ref": ko_entry["text"],
+            "ko_short": ko_short_log, "ko_short_ref": ko_file["text"],
+            "en_turns": json.loads((shared_data / "interviews" / en_entry["turns"]).read_text(encoding="utf-8")),
+            "ko_turns": json.loads((shared_data / "interviews" / ko_entry["turns"]).read_text(encoding="utf-8"))}
+
+
+def role_accuracy(segments: list[dict], turns: list[dict]) -> float:
+    """Share of transcribed speech time (word by word) whose live role matches the reference turn's role."""
+    matched = total = 0.0
+    for segment in segments:
+        for word in segment["words"]:
+            mid = (word["start"] + word["end"]) / 2
+            reference = min(turns, key=lambda t: 0 if t["start"] <= mid <= t["end"] else min(abs(mid - t["start"]), abs(mid - t["end"])))
+            duration = max(0.01, word["end"] - word["start"])
+            total += duration
+            matched += duration if segment["role"] == reference["role"] else 0.0
+    return matched / total
 
 
 def test_every_seq_answered_in_order(runs):
-    for name in ("en", "ko"):
+    for name in ("en", "ko", "ko_short"):
         log = runs[name]
         seqs = [e["seq"] for e in log.of_type("audio_processed")]
         tail = [e.get("type") + str(e.get("seq", "")) for _, e in log.events[-4:]]
@@ -67,7 +87,9 @@ def test_every_seq_answered_in_order(runs):
 
 def test_transcripts_meet_the_accuracy_bar(runs):
     assert error_rate(runs["en_ref"], runs["en"].transcript(), "en") <= 0.15
-    assert error_rate(runs["ko_ref"], runs["ko"].transcript(), "ko") <= 0.30
+    assert error_rate(runs["ko_short_ref"], runs["ko_short"].transcript(), "ko") <= 0.30
+    # the interview's reference spells its many numbers in Hangul; Whisper writes digits
+    assert error_rate(runs["ko_ref"], runs["ko"].transcript(), "ko", ko_numbers=True) <= 0.30
 
 
 def test_resume_loses_and_duplicates_nothing(runs):
@@ -123,3 +145,38 @@ def test_final_pass_stores_the_final_record_with_its_diff(runs, live_stack):
     assert {"words_changed", "labels_changed", "scores_moved", "final_pass_s"} <= set(diff)
     assert error_rate(runs["en_ref"], " ".join(s["text"] for s in final_segments), "en") <= 0.15
     assert {s["role"] for s in final_segments} == {"interviewer", "candidate"}
+
+
+def test_live_roles_match_the_reference_on_both_mock_interviews(runs):
+    for name in ("en", "ko"):
+        accuracy = role_accuracy(runs[name].complete["segments"], runs[f"{name}_turns"])
+        assert accuracy >= 0.95, (name, accuracy)
+
+
+def test_answer_scores_are_frozen_and_identical_across_reruns(runs):
+    def answer_scores(log: StreamLog) -> list[tuple]:
+        return [(e["answer_id"], e["overall"], tuple(sorted(e["scores"].items())))
+                for e in log.of_type("score_update") if e["scope"] == "answer"]
+
+    clean, rerun = answer_scores(runs["en"]), answer_scores(runs["dropped"])
+    assert clean and clean == rerun
+    ids = [a for a, _, _ in clean]
+    assert ids == sorted(set(ids)), "each answer is scored once, in order"
+    kinds = [e["scope"] for e in runs["en"].of_type("score_update")]
+    assert kinds.index("session") > kinds.index("answer"), "the session score follows the answer scores"
+
+
+def test_answers_metrics_and_feedback_are_stored(runs, live_stack):
+    from scoring.report import validate_report
+
+    session_id = runs["en"].complete["session_id"].replace("-", "")
+    stored = rows(live_stack["db"], "SELECT question_text, analysis, scores, feedback FROM analysis_answeranalysis "
+                  "WHERE interview_id=%s AND is_final=0 ORDER BY `index`", session_id)
+    assert len(stored) >= 2
+    for question, analysis, scores, feedback in stored:
+        analysis, scores, feedback = json.loads(analysis), json.loads(scores), json.loads(feedback)
+        assert question and analysis["delivery"]["rate_unit"] == "wpm" and analysis["delivery"]["rate"] > 0
+        assert set(scores) == {"relevance", "structure", "specificity", "delivery", "composure"}
+        assert feedback and all(item["message"] for item in feedback)
+    (report,), = rows(live_stack["db"], "SELECT report FROM scoring_interviewreport WHERE interview_id=%s", session_id)
+    assert validate_report(json.loads(report))
