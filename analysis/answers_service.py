@@ -269,6 +269,11 @@ def evaluate(*, session_id: str, scope: str) -> list[dict[str, Any]]:
     """Answer an ``evaluation_request``: the latest answer (provisional if still going on) or the session."""
     interview = Interview.objects.select_related("question_set").get(pk=session_id)
     if scope == "session":
+        from analysis.live_stages import load_stage_state
+
+        cached = load_stage_state(session_id, "score").get("session")
+        if cached is not None:
+            return [cached]
         total = session_score(interview, is_final=False)
         if total is None:
             return [{"type": "score_update", "scope": "session", "scores": {}, "overall": None, "band": [0.0, 100.0],

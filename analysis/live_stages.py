@@ -129,6 +129,13 @@ def chunk_score(session_id: str, seq: int) -> None:
     def work(meta: SessionMeta, first: int, last: int, pipe: Any) -> None:
         extra = answers_service.score_pending(meta=meta)
         if extra:
+            # the live scores' cache: the latest score of every answer and of the session
+            cache = load_stage_state(session_id, "score")
+            for event in extra:
+                if event["type"] == "score_update":
+                    key = "session" if event["scope"] == "session" else f"answer:{event['answer_id']}"
+                    cache[key] = event
+            save_stage_state(pipe, session_id, "score", cache)
             results = pipeline.load_results(session_id, last, last)
             result = results.get(last, {"segments": [], "partial": "", "timings_ms": {}})
             result.setdefault("events", []).extend(extra)

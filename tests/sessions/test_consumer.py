@@ -185,3 +185,13 @@ async def test_session_options_are_stored():
     await bad.connect(timeout=10)
     error = await bad.receive_json_from(timeout=10)
     assert error["code"] == "bad_parameters" and error["fatal"]
+
+
+async def test_evaluation_request_is_acknowledged_then_scored():
+    communicator, _ack = await connect()
+    await communicator.send_json_to({"type": "evaluation_request", "scope": "session"})
+    status = await next_of(communicator, "evaluation_status")
+    assert status["scope"] == "session" and status["segments"] == 0
+    update = await next_of(communicator, "score_update")
+    assert update["scope"] == "session" and update["overall"] is None and update["band"] == [0.0, 100.0]
+    await communicator.disconnect()
