@@ -78,6 +78,18 @@ class LabeledSegment:
     role: str
     role_confidence: float
 
+    @classmethod
+    def of(cls, piece: SegmentIn, speaker: str, decision: RoleDecision) -> LabeledSegment:
+        return cls(
+            start=piece.start,
+            end=piece.end,
+            text=piece.text,
+            words=piece.words,
+            speaker=speaker,
+            role=decision.role,
+            role_confidence=round(float(decision.confidence), 3),
+        )
+
 
 def split_words(
     seg: SegmentIn | LabeledSegment, speaker_at: Callable[[float], str | None]
@@ -536,16 +548,5 @@ class LiveDiarizer:
         out: list[LabeledSegment] = []
         for piece, spk in pieces:
             speaker = spk or self.last_speaker or "S1"
-            decision = roles.get(speaker, RoleDecision("unknown", 0.5))
-            out.append(
-                LabeledSegment(
-                    start=piece.start,
-                    end=piece.end,
-                    text=piece.text,
-                    words=piece.words,
-                    speaker=speaker,
-                    role=decision.role,
-                    role_confidence=round(float(decision.confidence), 3),
-                )
-            )
+            out.append(LabeledSegment.of(piece, speaker, roles.get(speaker, RoleDecision("unknown", 0.5))))
         return out

@@ -221,18 +221,7 @@ def relabel(
         labelled: list[LabeledSegment] = []
         for piece, spk in pieces:
             speaker = spk or (seg.speaker if isinstance(seg, LabeledSegment) else "") or "S1"
-            decision = roles.get(speaker, RoleDecision("unknown", 0.5))
-            labelled.append(
-                LabeledSegment(
-                    start=piece.start,
-                    end=piece.end,
-                    text=piece.text,
-                    words=piece.words,
-                    speaker=speaker,
-                    role=decision.role,
-                    role_confidence=round(decision.confidence, 3),
-                )
-            )
+            labelled.append(LabeledSegment.of(piece, speaker, roles.get(speaker, RoleDecision("unknown", 0.5))))
         if not isinstance(seg, LabeledSegment) or any(
             p.speaker != seg.speaker or p.role != seg.role for p in labelled
         ):
