@@ -69,6 +69,7 @@ def report_store(*, session_id: str, stage: str, segments: list[dict[str, Any]] 
         logger.exception("building the %s report of %s failed", stage, session_id)
         return None
     report["stage"] = stage
+    report["final_pass"] = "done" if is_final else ("pending" if settings.FINAL_PASS else "off")
     defaults: dict[str, Any] = {
         "overall": total.overall, "band_low": total.band[0], "band_high": total.band[1], "scores": total.scores,
         "report": report,

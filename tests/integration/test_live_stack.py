@@ -141,7 +141,7 @@ def test_final_pass_stores_the_final_record_with_its_diff(runs, live_stack):
         time.sleep(2)
     assert found, "no report stored"
     diff, report, final_segments = (json.loads(x) for x in found[0])
-    assert diff and report["stage"] == "final"
+    assert diff and report["stage"] == "final" and report["final_pass"] == "done"
     assert {"words_changed", "labels_changed", "scores_moved", "final_pass_s"} <= set(diff)
     assert error_rate(runs["en_ref"], " ".join(s["text"] for s in final_segments), "en") <= 0.15
     assert {s["role"] for s in final_segments} == {"interviewer", "candidate"}
