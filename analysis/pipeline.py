@@ -8,6 +8,7 @@ picked up by the next one, and a redelivered task finds its work done and change
 
 from __future__ import annotations
 
+import bisect
 import io
 import json
 import logging
@@ -24,7 +25,7 @@ import numpy as np
 import redis
 from django.conf import settings
 
-from analysis.audio.preprocess import ChunkFormat, from_int16_bytes, preprocess_chunk, to_int16_bytes
+from analysis.audio.preprocess import ChunkFormat, from_int16_bytes, preprocess_chunk, resample_ratio, to_int16_bytes
 from analysis.stt.engine import SR, StreamingTranscriber, StreamState, SttConfig
 from sessions import events, state
 from sessions.state import Keys
@@ -153,24 +154,21 @@ def store_results(pipe: Any, session_id: str, results: dict[int, dict[str, Any]]
         pipe.expire(keys.result, state.ttl())
 
 
-def chunk_starts(session_id: str) -> tuple[list[int], list[int]]:
+def chunk_starts(session_id: str, meta: state.SessionMeta) -> tuple[list[int], list[int]]:
     """(seqs, first 16 kHz sample of each) for every accepted chunk, from the acceptance records."""
-    meta = state.load_meta(session_id)
     raw = state.sync_client().hgetall(Keys(session_id).recv)
-    if meta is None or not raw:
-        return [], []
     pairs = sorted((int(k), int(v.decode().split("|")[1])) for k, v in raw.items())
-    from analysis.audio.preprocess import _ratio
-
-    up, down = _ratio(meta.sample_rate, SR)
+    up, down = resample_ratio(meta.sample_rate, SR)
     return [p[0] for p in pairs], [-(-p[1] * up // down) for p in pairs]
 
 
 def audio_between(session_id: str, start_s: float, end_s: float, *, channels: bool = False) -> tuple[np.ndarray, float]:
-    """Session audio (16 kHz; mono, or (n, ch) with ``channels``) covering [start_s, end_s], and its start time."""
-    import bisect
+    """Session audio (16 kHz; mono, or (n, ch) with ``channels``) covering [start_s, end_s], and its start time.
 
-    seqs, starts = chunk_starts(session_id)
+    Called once per committed utterance (diarize) and per finished answer (analyze), not per chunk.
+    """
+    meta = state.load_meta(session_id)
+    seqs, starts = chunk_starts(session_id, meta) if meta is not None else ([], [])
     if not seqs:
         return np.zeros(0, dtype=np.float32), start_s
     lo = max(0, bisect.bisect_right(starts, int(start_s * SR)) - 1)
@@ -178,12 +176,10 @@ def audio_between(session_id: str, start_s: float, end_s: float, *, channels: bo
     keys = Keys(session_id)
     field = keys.pcm_channels if channels else keys.pcm
     data = state.sync_client().hmget(field, seqs[lo : hi + 1])
-    meta = state.load_meta(session_id)
-    n_ch = meta.channels if (channels and meta) else 1
-    arrays = [from_int16_bytes(d, n_ch) for d in data if d is not None]
-    if not arrays:
-        return np.zeros(0, dtype=np.float32), start_s
-    return np.concatenate(arrays, axis=0), starts[lo] / SR
+    if any(d is None for d in data):  # a hole would shift every later sample: refuse rather than mislabel
+        raise RuntimeError(f"chunks {seqs[lo]}..{seqs[hi]} of {session_id} are not all preprocessed")
+    n_ch = meta.channels if channels else 1
+    return np.concatenate([from_int16_bytes(d, n_ch) for d in data], axis=0), starts[lo] / SR
 
 
 def _set_cursor(pipe: Any, session_id: str, stage: str, seq: int) -> None:

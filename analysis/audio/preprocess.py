@@ -49,7 +49,7 @@ def mix_down(frames: np.ndarray) -> np.ndarray:
 
 
 @lru_cache(maxsize=16)
-def _ratio(sr_in: int, sr_out: int) -> tuple[int, int]:
+def resample_ratio(sr_in: int, sr_out: int) -> tuple[int, int]:
     g = gcd(sr_in, sr_out)
     return sr_out // g, sr_in // g  # up, down
 
@@ -107,7 +107,7 @@ def resample_on_grid(frames: np.ndarray, sr_in: int, in_offset: int, context: np
     Output samples are exactly session samples ``ceil(in_offset*r) .. ceil((in_offset+n)*r) - 1`` at 16 kHz,
     so consecutive chunks tile the timeline with no gaps, overlaps or drift whatever their lengths.
     """
-    up, down = _ratio(sr_in, TARGET_SR)
+    up, down = resample_ratio(sr_in, TARGET_SR)
     if up == down:
         return frames.astype(np.float32)
     n = len(frames)
@@ -166,7 +166,7 @@ def preprocess_chunk(
     """
     frames = decode_pcm16(raw, fmt.channels)
     context = decode_pcm16(previous_raw, fmt.channels) if previous_raw else None
-    up, down = _ratio(fmt.sample_rate, TARGET_SR)
+    up, down = resample_ratio(fmt.sample_rate, TARGET_SR)
     start_sample = -(-in_offset * up // down)
     resampled = resample_on_grid(frames, fmt.sample_rate, in_offset, context)
     if "highpass" in steps:
