@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-DB_NAME = "interview_it"
-REDIS_DB = 7
+# Overridable so that several checkouts can run the production-shape tests side by side.
+DB_NAME = os.environ.get("IT_DB_NAME", "interview_it")
+REDIS_DB = int(os.environ.get("IT_REDIS_DB", "7"))
 
 
 def _port_open(host: str, port: int) -> bool:
