@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -128,7 +129,15 @@ def _words_changed(live: list[dict[str, Any]], final: list[dict[str, Any]], lang
     return {"metric": "wer", "value": round(jiwer.wer(final_text or "-", live_text or "-"), 4)}
 
 
-def final_pass(session_id: str) -> None:
+def final_pass(session_id: str, *, on_progress: Callable[[str, float], None] | None = None,
+               channel_roles: bool = False) -> None:
+    """Re-transcribe, re-diarize, re-analyse and re-score the stored recording; store the final report.
+
+    ``on_progress(stage, done)`` sees each step as it starts (uploads keep it on their row). With
+    ``channel_roles`` the recording is one speaker per channel, interviewer on channel 0 (an upload's
+    ``two_channel`` layout): every channel turn is then a speaker hint. An interview with no live
+    transcript and no fixed language (an upload with ``language=auto``) is transcribed with detection.
+    """
     from analysis.diarization.live import LabeledSegment, SegmentIn
     from analysis.diarization.offline import diarize_recording, relabel
     from analysis.pipeline import stt_config
@@ -141,15 +150,30 @@ def final_pass(session_id: str) -> None:
     recording = _load_recording(interview)
     mono = recording.mean(axis=1) if recording.shape[1] > 1 else recording[:, 0]
     live = answers_service.segment_dicts(session_id)
+    detect = not live and not interview.detected_language and interview.language not in ("ko", "en")
     language = answers_service.session_language(interview, live)
     notes = answers_service.note_dicts(session_id)
+
+    def progress(stage: str, done: float) -> None:
+        _progress(session_id, stage, done)
+        if on_progress is not None:
+            on_progress(stage, done)
+
     hints = [{"at": n["at"], "speaker": n["speaker"] or None, "kind": n["kind"], "text": n["text"]} for n in notes]
 
-    _progress(session_id, "transcribe", 0.0)
+    progress("transcribe", 0.0)
     config = replace(stt_config(), model=settings.FINAL_WHISPER_MODEL, beam_size=settings.FINAL_BEAM_SIZE)
-    transcript = transcribe_offline(config, mono, language=language)
-    _progress(session_id, "diarize", 0.5)
+    transcript = transcribe_offline(config, mono, language=None if detect else language)
+    if detect:
+        found = [s.language for s in transcript if s.language in ("ko", "en")]
+        language = max(set(found), key=found.count) if found else language
+        interview.detected_language = language
+        interview.save(update_fields=["detected_language"])
+    progress("diarize", 0.5)
     turns = diarize_recording(recording if recording.shape[1] == 2 else mono)
+    if channel_roles and recording.shape[1] == 2:
+        hints += [{"at": (t.start + t.end) / 2, "speaker": "interviewer" if t.speaker == "S1" else "candidate",
+                   "kind": "note", "text": ""} for t in turns]
     labelled, _ = relabel(
         [SegmentIn(start=s.start, end=s.end, text=s.text, words=[w.__dict__ for w in s.words]) for s in transcript],
         turns, hints,
@@ -166,7 +190,7 @@ def final_pass(session_id: str) -> None:
             "speaker": seg.speaker, "role": seg.role, "role_confidence": seg.role_confidence,
         })
 
-    _progress(session_id, "analyze", 0.75)
+    progress("analyze", 0.75)
     rubric = answers_service.rubric_for(interview)
     _qs, pure_set = answers_service.question_set_for(interview)
     spans = [s for s in build_timeline(final_segments, notes, now=float("inf")) if s.segments]
@@ -207,7 +231,7 @@ def final_pass(session_id: str) -> None:
         "model": settings.FINAL_WHISPER_MODEL,
     }
     report_store(session_id=session_id, stage="final", segments=final_segments, live_vs_final=diff)
-    _progress(session_id, "done", 1.0)
+    progress("done", 1.0)
     logger.info("final pass of %s done in %.1f s", session_id, diff["final_pass_s"])
 
 

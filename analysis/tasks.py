@@ -15,6 +15,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
 from analysis import live_stages, pipeline
+from sessions.webhooks import report_ready_notify
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,7 @@ def final_pass_task(session_id: str) -> None:
     from analysis.final import final_pass
 
     final_pass(session_id)
+    report_ready_notify(interview_id=session_id)
 
 
 def chunk_chain(session_id: str, seq: int) -> Any:

@@ -138,7 +138,10 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "interviews"
 # The final pass re-transcribes a whole recording: its own queue, so it never delays live chunks when
 # separate workers serve the two (`-Q interviews` and `-Q interviews_final`).
-CELERY_TASK_ROUTES = {"interview.final_pass": {"queue": "interviews_final"}}
+CELERY_TASK_ROUTES = {
+    "interview.final_pass": {"queue": "interviews_final"},
+    "interview.import_recording": {"queue": "interviews_final"},
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -172,6 +175,23 @@ FINAL_PASS = env_bool("FINAL_PASS", True)
 """Run the final pass (re-transcription, re-diarization, re-scoring) after each interview."""
 FINAL_WHISPER_MODEL = env_str("FINAL_WHISPER_MODEL", "") or WHISPER_MODEL
 FINAL_BEAM_SIZE = env_int("FINAL_BEAM_SIZE", 5)
+
+# --- Recorded interviews and the report webhook (docs/recordings.md) ---------------------------------------
+RECORDING_MAX_BYTES = env_int("RECORDING_MAX_BYTES", 500 * 1024 * 1024)
+"""Largest upload accepted by POST /api/interviews/ (413 beyond it)."""
+RECORDING_MAX_S = env_float("RECORDING_MAX_S", 4 * 3600.0)
+"""Longest recording accepted (decoded duration); longer ones are refused with code too_long."""
+FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+"""Uploads above 5 MiB spill to a temporary file instead of memory."""
+REPORT_WEBHOOK_URL = env_str("REPORT_WEBHOOK_URL", "")
+"""POSTed a signed JSON notice when an interview's final report is stored (or its recording fails)."""
+REPORT_WEBHOOK_SECRET = env_str("REPORT_WEBHOOK_SECRET", "")
+"""HMAC-SHA256 key of the webhook signature; required when REPORT_WEBHOOK_URL is set."""
+REPORT_WEBHOOK_TIMEOUT_S = env_float("REPORT_WEBHOOK_TIMEOUT_S", 10.0)
+PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "")
+"""Origin the webhook's links start with (e.g. https://interviews.example.com); relative links without it."""
+if REPORT_WEBHOOK_URL and not REPORT_WEBHOOK_SECRET:
+    raise ImproperlyConfigured("REPORT_WEBHOOK_URL is set without REPORT_WEBHOOK_SECRET (the HMAC key)")
 
 # --- Logging ----------------------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
@@ -226,7 +246,7 @@ SPECTACULAR_SETTINGS = {
 }
 RETENTION_DAYS = env_int("RETENTION_DAYS", 90)
 """Interviews (rows, audio, live state) older than this many days are erased by interview.purge_expired."""
-CELERY_IMPORTS = ["sessions.retention"]
+CELERY_IMPORTS = ["sessions.retention", "sessions.webhooks", "analysis.recording_tasks"]
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-interviews": {"task": "interview.purge_expired", "schedule": env_int("RETENTION_PURGE_EVERY_S", 3600)},
 }

@@ -108,3 +108,42 @@ class Note(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} @ {self.at:.1f}s"
+
+
+class RecordingImport(models.Model):
+    """An interview created from an uploaded recording: where the file came from and how far its pass is.
+
+    The row exists from the upload on; the whole-recording pass moves ``stage`` through transcribe,
+    diarize, analyze to done (or failed, with ``error_message``), which the report page and the API show.
+    """
+
+    class Stage(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        TRANSCRIBE = "transcribe", "Transcribing"
+        DIARIZE = "diarize", "Separating speakers"
+        ANALYZE = "analyze", "Analysing answers"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    class Layout(models.TextChoices):
+        MONO = "mono", "Mixed (speakers told apart by voice)"
+        TWO_CHANNEL = "two_channel", "One speaker per channel (interviewer on channel 0)"
+
+    interview = models.OneToOneField(Interview, on_delete=models.CASCADE, primary_key=True, related_name="recording")
+    filename = models.CharField(max_length=255, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    container = models.CharField(max_length=64, blank=True)
+    codec = models.CharField(max_length=32, blank=True)
+    source_sample_rate = models.PositiveIntegerField(default=0)
+    source_channels = models.PositiveSmallIntegerField(default=0)
+    layout = models.CharField(max_length=16, choices=Layout.choices, default=Layout.MONO)
+    stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.QUEUED)
+    progress = models.FloatField(default=0.0, help_text="0..1 through the whole-recording pass")
+    error_message = models.TextField(blank=True)
+    webhook_status = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Recording {self.filename or self.interview_id} ({self.stage})"

@@ -11,7 +11,8 @@ from django.db import transaction
 from rest_framework import serializers
 
 from analysis.models import Question, QuestionSet
-from sessions.models import Interview, Note
+from analysis.recordings import recording_status
+from sessions.models import Interview, Note, RecordingImport
 
 
 class InterviewFilterSerializer(serializers.Serializer):
@@ -71,11 +72,12 @@ class InterviewDetailSerializer(InterviewListSerializer):
     segment_count = serializers.SerializerMethodField()
     has_final_transcript = serializers.SerializerMethodField()
     links = serializers.SerializerMethodField()
+    recording = serializers.SerializerMethodField(help_text="uploaded recordings only: the pass's stage and progress")
 
     class Meta(InterviewListSerializer.Meta):
         fields = [
             *InterviewListSerializer.Meta.fields, "channels", "sample_rate", "analysis_affect", "error_message",
-            "segment_count", "has_final_transcript", "notes", "answers", "links",
+            "segment_count", "has_final_transcript", "notes", "answers", "links", "recording",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -84,6 +86,10 @@ class InterviewDetailSerializer(InterviewListSerializer):
 
     def get_has_final_transcript(self, obj: Interview) -> bool:
         return bool(obj.final_segments)
+
+    def get_recording(self, obj: Interview) -> dict[str, Any] | None:
+        recording = RecordingImport.objects.filter(interview=obj).first()
+        return recording_status(recording) if recording is not None else None
 
     def get_links(self, obj: Interview) -> dict[str, str]:
         base = f"/api/interviews/{obj.pk}"

@@ -27,7 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from scoring.report import render_report_html
-from sessions.api import exports
+from sessions.api import exports, uploads
 from sessions.api.permissions import IsOwnerOrStaff, QuestionSetAccess
 from sessions.api.ranges import RangeNotSatisfiable, parse_range
 from sessions.api.selectors import (
@@ -98,6 +98,11 @@ class InterviewViewSet(
 
     def perform_destroy(self, instance: Interview) -> None:
         interview_erase(interview=instance)
+
+    @uploads.UPLOAD_SCHEMA
+    def create(self, request: Request) -> Response:
+        """``POST /api/interviews/``: a recorded interview (sessions/api/uploads.py)."""
+        return uploads.interview_upload(request)
 
 
 def _day_start(day: dt.date) -> dt.datetime:
