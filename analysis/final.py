@@ -135,12 +135,13 @@ def final_pass(session_id: str, *, on_progress: Callable[[str, float], None] | N
 
     ``on_progress(stage, done)`` sees each step as it starts (uploads keep it on their row). With
     ``channel_roles`` the recording is one speaker per channel, interviewer on channel 0 (an upload's
-    ``two_channel`` layout): every channel turn is then a speaker hint. An interview with no live
+    ``two_channel`` layout): each channel is transcribed on its own and its channel names the speaker. An interview with no live
     transcript and no fixed language (an upload with ``language=auto``) is transcribed with detection.
     """
     from analysis.diarization.live import LabeledSegment, SegmentIn
     from analysis.diarization.offline import diarize_recording, relabel
     from analysis.pipeline import stt_config
+    from analysis.stt.channels import transcribe_channels
     from analysis.stt.engine import transcribe_offline
 
     interview = Interview.objects.select_related("question_set").get(pk=session_id)
@@ -163,7 +164,10 @@ def final_pass(session_id: str, *, on_progress: Callable[[str, float], None] | N
 
     progress("transcribe", 0.0)
     config = replace(stt_config(), model=settings.FINAL_WHISPER_MODEL, beam_size=settings.FINAL_BEAM_SIZE)
-    transcript = transcribe_offline(config, mono, language=None if detect else language)
+    by_channel = (transcribe_channels(config, recording, language=None if detect else language)
+                  if channel_roles and recording.shape[1] == 2 else None)  # fmt: skip
+    transcript = [s for s, _ in by_channel] if by_channel is not None else \
+        transcribe_offline(config, mono, language=None if detect else language)
     if detect:
         found = [s.language for s in transcript if s.language in ("ko", "en")]
         language = max(set(found), key=found.count) if found else language
@@ -171,13 +175,14 @@ def final_pass(session_id: str, *, on_progress: Callable[[str, float], None] | N
         interview.save(update_fields=["detected_language"])
     progress("diarize", 0.5)
     turns = diarize_recording(recording if recording.shape[1] == 2 else mono)
-    if channel_roles and recording.shape[1] == 2:
-        hints += [{"at": (t.start + t.end) / 2, "speaker": "interviewer" if t.speaker == "S1" else "candidate",
-                   "kind": "note", "text": ""} for t in turns]
-    labelled, _ = relabel(
-        [SegmentIn(start=s.start, end=s.end, text=s.text, words=[w.__dict__ for w in s.words]) for s in transcript],
-        turns, hints,
-    )
+    if by_channel is not None:  # the channel says who speaks: channel 0 the interviewer, channel 1 the candidate
+        labelled = [LabeledSegment(s.start, s.end, s.text, [w.__dict__ for w in s.words], f"S{ch + 1}",
+                                   "interviewer" if ch == 0 else "candidate", 1.0) for s, ch in by_channel]
+    else:
+        labelled, _ = relabel(
+            [SegmentIn(start=s.start, end=s.end, text=s.text, words=[w.__dict__ for w in s.words]) for s in transcript],
+            turns, hints,
+        )
     live_labelled = [LabeledSegment(s["start"], s["end"], s["text"], s["words"], s["speaker"], s["role"],
                                     s["role_confidence"]) for s in live]
     _relabelled, labels_changed = relabel(live_labelled, turns, hints) if live_labelled else ([], 0)

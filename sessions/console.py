@@ -22,7 +22,7 @@ from django.urls import reverse
 from django.views.static import serve
 
 from analysis.models import QuestionSet
-from sessions.models import Interview, Note, Segment
+from sessions.models import Interview, Note, RecordingImport, Segment
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +170,7 @@ def _transcript_context(interview: Interview) -> dict[str, Any]:
         "word_count": words,
         "talk_time": sorted(by_role.items()),
         "pending": interview.status in (Interview.Status.LIVE, Interview.Status.FINALIZING),
+        "recording": RecordingImport.objects.filter(interview=interview).first(),
     }
 
 

@@ -150,3 +150,19 @@ def test_schema_documents_the_upload(users):
         doc = yaml.safe_load(io.BytesIO(schema.content))
     post = doc["paths"]["/api/interviews/"]["post"]
     assert "multipart/form-data" in post["requestBody"]["content"] and "202" in post["responses"]
+
+
+def test_report_page_shows_the_progress_of_an_upload(users, clip, queued):
+    from django.test import Client
+
+    pk = _post(users["owner"], encode(*clip, "mp3"), "call.mp3").json()["id"]
+    RecordingImport.objects.filter(pk=pk).update(stage="diarize", progress=0.5)
+    page = Client()
+    page.force_login(users["owner"])
+    html = page.get(f"/interviews/{pk}/report/").content.decode()
+    assert 'id="recording-progress"' in html and "separating speakers" in html and "50 %" in html
+    assert 'http-equiv="refresh"' in html
+    RecordingImport.objects.filter(pk=pk).update(stage="failed", error_message="RuntimeError: boom")
+    Interview.objects.filter(pk=pk).update(status="failed")
+    html = page.get(f"/interviews/{pk}/report/").content.decode()
+    assert "could not be analysed: RuntimeError: boom" in html and 'http-equiv="refresh"' not in html
