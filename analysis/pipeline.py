@@ -25,6 +25,7 @@ import numpy as np
 import redis
 from django.conf import settings
 
+from analysis.audio import opus
 from analysis.audio.preprocess import ChunkFormat, from_int16_bytes, preprocess_chunk, resample_ratio, to_int16_bytes
 from analysis.stt.engine import SR, StreamingTranscriber, StreamState, SttConfig
 from sessions import events, state
@@ -202,6 +203,8 @@ def chunk_preprocess(session_id: str, seq: int) -> None:
     if raw is None or recv is None:
         return
     in_offset = int(recv.decode().split("|")[1])
+    if json.loads(meta.options or "{}").get("encoding") == "opus":  # raw Opus packets (docs/protocol.md)
+        raw, previous = opus.decode_chunk(raw, previous, channels=meta.channels)
     steps = tuple(s for s in settings.PREPROCESS_STEPS if s == "highpass")
     out = preprocess_chunk(
         raw,

@@ -17,6 +17,8 @@ from urllib.parse import urlencode
 import numpy as np
 import websockets
 
+from analysis.audio import opus
+
 
 def pcm16(audio: np.ndarray) -> bytes:
     return (np.clip(audio, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
@@ -38,6 +40,7 @@ class StreamLog:
     close_code: int | None = None
     resumes: int = 0
     bytes_received: int = 0
+    bytes_sent: int = 0  # binary audio frames, resends included
 
     def of_type(self, kind: str) -> list[dict[str, Any]]:
         return [e for _, e in self.events if e.get("type") == kind]
@@ -74,19 +77,41 @@ async def stream_audio(
     drop_at_s: float | None = None,
     timeout_s: float = 300.0,
     compression: str | None = "deflate",
+    encoding: str = "pcm_s16le",
+    opus_bitrate: int = 24000,
 ) -> StreamLog:
     """Stream ``audio`` (float32, shape (n,) or (n, channels)) and return everything received.
 
     ``notes`` are (session time, message) pairs sent when the stream reaches that time. ``drop_at_s`` closes
     the socket abruptly at that point and resumes with the token, resending unacknowledged chunks.
+    ``encoding="opus"`` sends raw Opus packets (20 ms, ``opus_bitrate`` bit/s), length-prefixed, as a
+    browser's WebCodecs AudioEncoder would (docs/protocol.md).
     """
-    query = {"sample_rate": str(sample_rate), "channels": str(channels), **(params or {})}
     log = StreamLog()
-    frames_per_chunk = int(sample_rate * chunk_ms / 1000)
     pending_notes = sorted(notes or [], key=lambda n: n[0])
-    chunks = [audio[i : i + frames_per_chunk] for i in range(0, len(audio), frames_per_chunk)]
-    if len(chunks) > 1 and len(chunks[-1]) < sample_rate // 50:  # chunks hold at least 20 ms: merge the tail
-        chunks[-2:] = [np.concatenate([chunks[-2], chunks[-1]])]
+    payloads: list[bytes] = []
+    ends_s: list[float] = []
+    if encoding == "opus":
+        query = {"encoding": "opus", "channels": str(channels), **(params or {})}
+        packets = opus.encode_pcm(audio, sample_rate, channels=channels, bitrate=opus_bitrate)
+        per_chunk = max(1, chunk_ms // 20)
+        total = 0
+        for i in range(0, len(packets), per_chunk):
+            group = packets[i : i + per_chunk]
+            total += sum(opus.packet_samples(p) for p in group)
+            payloads.append(opus.join_packets(group))
+            ends_s.append(total / opus.SAMPLE_RATE)
+    else:
+        query = {"sample_rate": str(sample_rate), "channels": str(channels), **(params or {})}
+        frames_per_chunk = int(sample_rate * chunk_ms / 1000)
+        chunks = [audio[i : i + frames_per_chunk] for i in range(0, len(audio), frames_per_chunk)]
+        if len(chunks) > 1 and len(chunks[-1]) < sample_rate // 50:  # chunks hold at least 20 ms: merge the tail
+            chunks[-2:] = [np.concatenate([chunks[-2], chunks[-1]])]
+        done_frames = 0
+        for chunk in chunks:
+            payloads.append(pcm16(chunk.reshape(-1)))
+            done_frames += len(chunk)
+            ends_s.append(done_frames / sample_rate)
     done = asyncio.Event()
     dropped = False
     next_seq = 0
@@ -119,10 +144,10 @@ async def stream_audio(
     ws, log.ack = await connect({})
     read_task = asyncio.create_task(reader(ws))
     try:
-        while next_seq < len(chunks):
+        while next_seq < len(payloads):
             seq = next_seq
-            session_t = (seq + 1) * chunk_ms / 1000
-            due = t0 + (seq + 1) * chunk_ms / 1000 / speed
+            session_t = ends_s[seq]
+            due = t0 + session_t / speed
             await asyncio.sleep(max(0.0, due - time.monotonic()))
             while pending_notes and pending_notes[0][0] <= session_t:
                 await ws.send(json.dumps(pending_notes.pop(0)[1]))
@@ -136,10 +161,11 @@ async def stream_audio(
                 read_task = asyncio.create_task(reader(ws))
                 next_seq = ack["last_seq"] + 1
                 continue
-            chunk = chunks[seq]
-            await ws.send(binary_frame(seq, pcm16(chunk.reshape(-1))))
+            frame = binary_frame(seq, payloads[seq])
+            await ws.send(frame)
+            log.bytes_sent += len(frame)
             log.sent_at[seq] = time.monotonic()
-            log.chunk_end_s[seq] = (seq * frames_per_chunk + len(chunk)) / sample_rate
+            log.chunk_end_s[seq] = ends_s[seq]
             next_seq += 1
         await ws.send(json.dumps({"type": "session_end"}))
         log.end_sent_at = time.monotonic()

@@ -80,7 +80,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
             "resume_token": self.meta.resume_token,
             "protocol": PROTOCOL_VERSION,
             "audio": {
-                "encoding": "pcm_s16le",
+                "encoding": services.session_encoding(self.meta),
                 "sample_rate": self.meta.sample_rate,
                 "channels": self.meta.channels,
                 "max_chunk_ms": settings.AUDIO_MAX_CHUNK_MS,
@@ -99,6 +99,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
             "sample_rate": self.meta.sample_rate,
             "channels": self.meta.channels,
             "max_chunk_ms": settings.AUDIO_MAX_CHUNK_MS,
+            "encoding": services.session_encoding(self.meta),
         }
         try:
             if bytes_data is not None:

@@ -13,10 +13,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
+from analysis.audio import opus
+
 PROTOCOL_VERSION = 1
 LANGUAGES = ("ko", "en", "auto")
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 48000
 MIN_CHUNK_MS = 20
+ENCODINGS = ("pcm_s16le", "opus")
+OPUS_SAMPLE_RATE = 48000
 
 
 class ErrorCode:
@@ -71,12 +75,14 @@ class ConnectParams:
     consent: bool
     candidate_name: str
     analysis_affect: bool | None
+    encoding: str = "pcm_s16le"
 
 
 @dataclass(frozen=True)
 class AudioChunk:
     seq: int
-    pcm: bytes
+    pcm: bytes  # PCM16 frames, or length-prefixed Opus packets with encoding=opus
+    frames: int | None = None  # frames at the session's sample rate when ``pcm`` is not PCM
 
 
 @dataclass(frozen=True)
@@ -125,6 +131,13 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         )
     if channels not in (1, 2):
         raise ProtocolError(ErrorCode.BAD_PARAMETERS, "channels must be 1 or 2", fatal=True)
+    encoding = query.get("encoding") or "pcm_s16le"
+    if encoding not in ENCODINGS:
+        raise ProtocolError(ErrorCode.BAD_PARAMETERS, f"encoding must be one of {', '.join(ENCODINGS)}", fatal=True)
+    if encoding == "opus":
+        if "sample_rate" in query and sample_rate != OPUS_SAMPLE_RATE:
+            raise ProtocolError(ErrorCode.BAD_PARAMETERS, "with encoding=opus the sample_rate is 48000", fatal=True)
+        sample_rate = OPUS_SAMPLE_RATE
     affect = query.get("analysis_affect")
     return ConnectParams(
         language=language,
@@ -136,6 +149,7 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         consent=_bool(query.get("consent", "0")),
         candidate_name=(query.get("candidate") or "")[:200],
         analysis_affect=None if affect is None else _bool(affect),
+        encoding=encoding,
     )
 
 
@@ -160,13 +174,34 @@ def _check_pcm(pcm: bytes, seq: int, *, sample_rate: int, channels: int, max_chu
         raise ProtocolError(ErrorCode.CHUNK_TOO_SHORT, f"chunks must hold at least {MIN_CHUNK_MS} ms of audio", seq=seq)
 
 
-def parse_binary(data: bytes, *, sample_rate: int, channels: int, max_chunk_ms: int) -> AudioChunk:
+def _check_opus(payload: bytes, seq: int, *, sample_rate: int, max_chunk_ms: int) -> int:
+    """Frames (at 48 kHz) of an Opus chunk, from the packets' TOC bytes; the framing is validated."""
+    try:
+        frames = opus.payload_samples(payload)
+    except opus.OpusFrameError as exc:
+        raise ProtocolError(ErrorCode.BAD_AUDIO, f"not length-prefixed Opus packets: {exc}", seq=seq) from None
+    if frames * 1000 > sample_rate * max_chunk_ms:
+        raise ProtocolError(ErrorCode.CHUNK_TOO_LARGE, f"chunk of {frames / 48:.0f} ms exceeds {max_chunk_ms} ms", seq=seq)
+    if frames * 1000 < sample_rate * MIN_CHUNK_MS:
+        raise ProtocolError(ErrorCode.CHUNK_TOO_SHORT, f"chunks must hold at least {MIN_CHUNK_MS} ms of audio", seq=seq)
+    return frames
+
+
+def _chunk(seq: int, payload: bytes, *, sample_rate: int, channels: int, max_chunk_ms: int, encoding: str) -> AudioChunk:
+    if encoding == "opus":
+        frames = _check_opus(payload, seq, sample_rate=sample_rate, max_chunk_ms=max_chunk_ms)
+        return AudioChunk(seq=seq, pcm=payload, frames=frames)
+    _check_pcm(payload, seq, sample_rate=sample_rate, channels=channels, max_chunk_ms=max_chunk_ms)
+    return AudioChunk(seq=seq, pcm=payload)
+
+
+def parse_binary(data: bytes, *, sample_rate: int, channels: int, max_chunk_ms: int,
+                 encoding: str = "pcm_s16le") -> AudioChunk:
     if len(data) < 4:
         raise ProtocolError(ErrorCode.BAD_AUDIO, "binary frame shorter than its 4-byte seq header")
     (seq,) = struct.unpack(">I", data[:4])
-    pcm = data[4:]
-    _check_pcm(pcm, seq, sample_rate=sample_rate, channels=channels, max_chunk_ms=max_chunk_ms)
-    return AudioChunk(seq=seq, pcm=pcm)
+    return _chunk(seq, data[4:], sample_rate=sample_rate, channels=channels, max_chunk_ms=max_chunk_ms,
+                  encoding=encoding)  # fmt: skip
 
 
 def _require(message: dict[str, Any], name: str, kind: type | tuple[type, ...]) -> Any:
@@ -178,7 +213,8 @@ def _require(message: dict[str, Any], name: str, kind: type | tuple[type, ...]) 
     return value
 
 
-def parse_text(text: str, *, sample_rate: int, channels: int, max_chunk_ms: int) -> ClientMessage:
+def parse_text(text: str, *, sample_rate: int, channels: int, max_chunk_ms: int,
+               encoding: str = "pcm_s16le") -> ClientMessage:
     try:
         message = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
@@ -197,8 +233,8 @@ def parse_text(text: str, *, sample_rate: int, channels: int, max_chunk_ms: int)
             pcm = base64.b64decode(encoded, validate=True)
         except (binascii.Error, ValueError):
             raise ProtocolError(ErrorCode.BAD_AUDIO, "audio is not valid base64", seq=seq) from None
-        _check_pcm(pcm, seq, sample_rate=sample_rate, channels=channels, max_chunk_ms=max_chunk_ms)
-        return AudioChunk(seq=seq, pcm=pcm)
+        return _chunk(seq, pcm, sample_rate=sample_rate, channels=channels, max_chunk_ms=max_chunk_ms,
+                      encoding=encoding)  # fmt: skip
     if kind == "speaker_note":
         text_value = _require(message, "text", str)
         speaker = message.get("speaker")

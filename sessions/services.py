@@ -49,7 +49,8 @@ def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
 
 async def interview_start(*, params: ConnectParams, owner_id: int | None) -> SessionMeta:
     interview = await database_sync_to_async(_create_interview)(params, owner_id)
-    options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set}
+    options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set,
+               "encoding": params.encoding}
     meta = SessionMeta(
         session_id=str(interview.id),
         language=params.language,
@@ -68,6 +69,11 @@ async def interview_start(*, params: ConnectParams, owner_id: int | None) -> Ses
         await pipe.execute()
     logger.info("interview %s started (%s, %d Hz, %d ch)", meta.session_id, meta.language, meta.sample_rate, meta.channels)
     return meta
+
+
+def session_encoding(meta: SessionMeta) -> str:
+    """How the session's audio chunks are encoded (``pcm_s16le`` or ``opus``), fixed when it starts."""
+    return str(json.loads(meta.options or "{}").get("encoding") or "pcm_s16le")
 
 
 async def interview_resume(*, token: str) -> SessionMeta | None:
@@ -110,7 +116,7 @@ async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> A
     expected = meta.last_seq + 1
     if chunk.seq != expected:
         raise ProtocolError(ErrorCode.SEQ_GAP, f"expected seq {expected}, got {chunk.seq}; resend from {expected}", seq=chunk.seq)
-    frames = len(chunk.pcm) // (2 * meta.channels)
+    frames = chunk.frames if chunk.frames is not None else len(chunk.pcm) // (2 * meta.channels)
     duration = frames / meta.sample_rate
     allowed = (now - meta.started_wall) * settings.AUDIO_MAX_SPEED + settings.AUDIO_BURST_S
     if meta.audio_s + duration > allowed:
