@@ -121,9 +121,9 @@ export class LiveConnection {
     this.pump();
   }
 
-  /** Queue a chunk of PCM and send whatever the socket can take. */
-  pushChunk(pcm) {
-    const seq = this.ledger.add(pcm);
+  /** Queue a chunk (PCM, or Opus packets with their `seconds`) and send whatever the socket can take. */
+  pushChunk(pcm, seconds = null) {
+    const seq = this.ledger.add(pcm, seconds);
     this.pump();
     return seq;
   }

@@ -25,13 +25,15 @@ export class ChunkLedger {
     this.ackedUpTo = -1; // highest seq known to be safe on the server
     this.frames = new Map(); // seq -> ArrayBuffer (binary frame), in seq order
     this.pendingBytes = 0;
+    this.seconds = new Map(); // seq -> seconds of audio, when the payload is not PCM (Opus)
   }
 
-  /** Register a new chunk of PCM; returns its seq. */
-  add(pcm) {
+  /** Register a new chunk (PCM, or Opus packets with their `seconds`); returns its seq. */
+  add(pcm, seconds = null) {
     const seq = this.nextSeq++;
     const frame = binaryFrame(seq, pcm);
     this.frames.set(seq, frame);
+    this.seconds.set(seq, seconds ?? (frame.byteLength - SEQ_HEADER_BYTES) / this.bytesPerSecond);
     this.pendingBytes += frame.byteLength - SEQ_HEADER_BYTES;
     return seq;
   }
@@ -44,6 +46,7 @@ export class ChunkLedger {
       if (s > seq) break;
       this.pendingBytes -= frame.byteLength - SEQ_HEADER_BYTES;
       this.frames.delete(s);
+      this.seconds.delete(s);
     }
   }
 
@@ -77,7 +80,9 @@ export class ChunkLedger {
 
   /** Seconds of audio kept for a possible resend. */
   get pendingSeconds() {
-    return this.pendingBytes / this.bytesPerSecond;
+    let total = 0;
+    for (const s of this.seconds.values()) total += s;
+    return Math.round(total * 1e6) / 1e6;
   }
 
   /** True when every chunk produced so far was written to the current socket. */

@@ -6,11 +6,16 @@
 
 import { CaptureError, pickDisplayAudio, startCapture } from "./capture.js";
 import { LiveConnection } from "./connection.js";
+import { OpusChunker, opusSupported } from "./opus-encoder.js";
 import { FeedbackView, ScoresView, TranscriptView, formatTime } from "./render.js";
 
 const config = JSON.parse(document.getElementById("console-config").textContent);
 const $ = (id) => document.getElementById(id);
 const channels = Number(config.params.channels) || 1;
+// Opus (docs/protocol.md) when the browser can encode it, unless the page asks for PCM (`encoding=pcm_s16le`).
+const useOpus = config.params.encoding !== "pcm_s16le" && (await opusSupported(16000, channels));
+const socketParams = { ...config.params, encoding: useOpus ? "opus" : "pcm_s16le" };
+if (useOpus) delete socketParams.sample_rate; // Opus is decoded at 48 kHz whatever it was encoded from
 const STATE_LABELS = {
   idle: "starting", connecting: "connecting", connected: "connected", reconnecting: "reconnecting",
   ending: "finishing", ended: "ended",
@@ -41,7 +46,7 @@ function reportUrl(sessionId) {
 const wsUrl = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${config.ws_path}`;
 const connection = new LiveConnection({
   url: wsUrl,
-  params: config.params,
+  params: socketParams,
   sampleRate: 16000,
   channels,
   onEvent: handleEvent,
@@ -144,8 +149,17 @@ function completed(event) {
 }
 
 // --- capture ------------------------------------------------------------------------------------------------
+let opusChunker = null;
+
 async function beginCapture(displayStream = null) {
   try {
+    if (useOpus) {
+      opusChunker = new OpusChunker({
+        sampleRate: 16000, channels, chunkMs: config.chunk_ms,
+        onChunk: (payload, seconds) => connection.pushChunk(payload, seconds),
+        onError: (err) => showAlert(`Opus encoding failed: ${err.message || err}`),
+      });
+    }
     capture = await startCapture({
       channels,
       chunkMs: config.chunk_ms,
@@ -153,7 +167,8 @@ async function beginCapture(displayStream = null) {
       displayStream,
       onChunk: (pcm, frames) => {
         audioSeconds += frames / 16000;
-        connection.pushChunk(pcm);
+        if (opusChunker) opusChunker.push(pcm, frames);
+        else connection.pushChunk(pcm);
       },
       onLevel: showLevel,
       onTrackEnded: () => showAlert("An audio source stopped (the tab was closed or sharing ended). Its channel is silent now."),
@@ -183,6 +198,7 @@ async function stopCapture() {
   } catch (_) {
     /* already closed */
   }
+  if (opusChunker) await opusChunker.flush(); // the encoder's tail, after the worklet's
 }
 
 $("gesture-button").addEventListener("click", async () => {
@@ -286,6 +302,7 @@ window.__console = {
   get pendingSeqs() { return connection.ledger.pendingSeqs; },
   get nextSeq() { return connection.ledger.nextSeq; },
   get audioSeconds() { return audioSeconds; },
+  encoding: socketParams.encoding,
   transcript: () => transcript.text(),
   dropSocket: () => connection.drop(4000, "simulated network blip"),
   completed: false,

@@ -66,6 +66,11 @@ def test_live_interview_with_a_network_blip(console_server: str, chromium_for: A
     }""")
     wait_js(page, "window.__console && window.__console.state === 'connected'", 30)
     session_id = page.evaluate("window.__console.sessionId")
+    # Opus on the socket whenever this Chromium's WebCodecs can encode it (docs/protocol.md), else PCM.
+    encoding = page.evaluate("window.__console.encoding")
+    can_opus = page.evaluate("""async () => typeof AudioEncoder !== 'undefined' && (await AudioEncoder
+        .isConfigSupported({codec: 'opus', sampleRate: 16000, numberOfChannels: 1})).supported""")
+    assert encoding == ("opus" if can_opus else "pcm_s16le"), encoding
 
     # Keyboard: the next-question button is reachable and works with Enter.
     page.focus("#next-question")
@@ -109,7 +114,7 @@ def test_live_interview_with_a_network_blip(console_server: str, chromium_for: A
     report_transcript = page.query_selector("#report-transcript")
 
     error_rate = wer(entry["text"], transcript)
-    print(f"\nlive-page WER {error_rate:.3f}; unacked chunks at the blip {unacked_at_drop}; "
+    print(f"\n{encoding}: live-page WER {error_rate:.3f}; unacked chunks at the blip {unacked_at_drop}; "
           f"captured {captured_s:.2f} s, server stored {complete['duration_s']:.2f} s; roles {shown_roles}")
     assert error_rate <= MAX_WER, f"WER {error_rate:.2%}\nref: {normalise(entry['text'])}\nhyp: {normalise(transcript)}"
     assert unacked_at_drop > 0, "the blip should have happened with audio still unacknowledged"
