@@ -17,12 +17,13 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients" / "python"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import error_counts, metric_name, print_table, read_manifest, shared_data_dir  # noqa: E402
 from stream import load_native, spawn_server  # noqa: E402
 
-from sessions.client import stream_audio  # noqa: E402
+from interview_client import stream_audio  # noqa: E402
 
 
 def notes_for(item) -> list[tuple[float, dict]]:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients" / "python"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_SETS, ErrorCounts, error_counts, metric_name, print_table, select_items, shared_data_dir  # noqa: E402
@@ -23,7 +24,7 @@ from stream import relay, spawn_server  # noqa: E402
 
 from analysis.audio.preprocess import file_to_16k_mono  # noqa: E402
 
-from sessions.client import stream_audio  # noqa: E402
+from interview_client import stream_audio  # noqa: E402
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -7,7 +7,7 @@ Options: --files SUBSTR... | --all, --speed X (the server refuses more than AUDI
 [--sweep], --no-deflate-check, --no-offline, --json PATH. Data from $SHARED_DATA_DIR (default ../shared/data).
 
 Each file is sent as the browser would send it (its own sample rate and channel count, 250 ms PCM16 chunks,
-paced in real time or --speed times faster) by ``sessions.client.stream_audio``, through a byte-counting TCP
+paced in real time or --speed times faster) by ``clients/python/interview_client.py``, through a byte-counting TCP
 relay in this process so the bytes on the wire are known. Per file:
 
 - WER/CER of the committed transcript (``session_complete``'s segments) and of the same model run offline on
@@ -62,6 +62,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "clients" / "python"))
 
 from bench.common import (  # noqa: E402
     DEFAULT_SETS,
@@ -76,7 +77,7 @@ from bench.common import (  # noqa: E402
     select_items,
     shared_data_dir,
 )
-from sessions.client import StreamLog, stream_audio  # noqa: E402
+from interview_client import StreamLog, stream_audio  # noqa: E402
 
 REALTIME_P95_S = 3.0
 WS_PATH = "/ws/interviews/"

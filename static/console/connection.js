@@ -19,10 +19,13 @@ const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
 export class LiveConnection {
   /**
    * @param {{url: string, params: Record<string,string>, sampleRate: number, channels: number,
-   *          onEvent: (e: object) => void, onState: (state: string, info: object) => void}} options
+   *          onEvent: (e: object) => void, onState: (state: string, info: object) => void,
+   *          createSocket?: (url: string) => WebSocket}} options
+   * `createSocket` lets a non-browser client set headers (Node: `new WebSocket(url, {headers: {origin}})`).
    */
-  constructor({ url, params, sampleRate, channels, onEvent, onState }) {
+  constructor({ url, params, sampleRate, channels, onEvent, onState, createSocket = (u) => new WebSocket(u) }) {
     this.url = url;
+    this.createSocket = createSocket;
     this.params = params;
     this.onEvent = onEvent;
     this.onState = onState;
@@ -56,13 +59,14 @@ export class LiveConnection {
     const query = this.resumeToken
       ? { resume: this.resumeToken, sample_rate: this.params.sample_rate, channels: this.params.channels }
       : this.params;
-    return `${this.url}?${new URLSearchParams(query)}`;
+    const defined = Object.entries(query).filter(([, v]) => v !== undefined && v !== null); // Opus has no sample_rate
+    return `${this.url}?${new URLSearchParams(defined)}`;
   }
 
   connect() {
     clearTimeout(this.timers.retry);
     if (this.state !== "reconnecting") this.setState("connecting");
-    const ws = new WebSocket(this.connectUrl());
+    const ws = this.createSocket(this.connectUrl());
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onmessage = (msg) => this.handleMessage(ws, msg);

@@ -81,7 +81,7 @@ def test_manifests_are_read_in_place() -> None:
 
 def test_latencies_from_a_hand_built_log() -> None:
     from bench.stream import latencies
-    from sessions.client import StreamLog
+    from interview_client import StreamLog
 
     log = StreamLog()
     for seq in range(8):  # 250 ms chunks sent at t = 100 + 0.25 * (seq + 1)

@@ -16,7 +16,7 @@ from textnorm import error_rate
 from analysis.audio import opus
 from analysis.audio.preprocess import file_to_16k_mono
 from interview_project.asgi import application
-from sessions.client import pcm16
+from interview_client import pcm16
 from sessions.models import Interview
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.models]

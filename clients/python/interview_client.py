@@ -1,6 +1,7 @@
 """A reference protocol-v1 client (asyncio + websockets): streams a file, collects every event.
 
-Used by the integration tests, ``bench/stream.py`` and anyone scripting the service. It paces audio in
+Standalone (no import of the server's packages): numpy, websockets, and PyAV for ``encoding="opus"``.
+Used by the integration tests, ``bench/`` and anyone scripting the service (docs/protocol.md). It paces audio in
 real time (or ``speed`` times faster), keeps unacknowledged chunks and resends them after a resume.
 """
 
@@ -17,7 +18,9 @@ from urllib.parse import urlencode
 import numpy as np
 import websockets
 
-from analysis.audio import opus
+OPUS_RATE = 48000
+_OPUS_FRAME = {**{c: [480, 960, 1920, 2880][c % 4] for c in range(12)}, **{c: [480, 960][c % 2] for c in range(12, 16)},
+               **{c: [120, 240, 480, 960][c % 4] for c in range(16, 32)}}  # RFC 6716 table 2, in 1/48000 s
 
 
 def pcm16(audio: np.ndarray) -> bytes:
@@ -26,6 +29,41 @@ def pcm16(audio: np.ndarray) -> bytes:
 
 def binary_frame(seq: int, pcm: bytes) -> bytes:
     return struct.pack(">I", seq) + pcm
+
+
+def opus_packet_samples(packet: bytes) -> int:
+    """Samples at 48 kHz of one Opus packet, from its TOC byte."""
+    code = packet[0] & 3
+    count = 1 if code == 0 else 2 if code < 3 else packet[1] & 0x3F
+    return count * _OPUS_FRAME[packet[0] >> 3]
+
+
+def opus_join(packets: list[bytes]) -> bytes:
+    """A chunk payload for ``encoding=opus``: each packet prefixed by its length (u16 big-endian)."""
+    return b"".join(struct.pack(">H", len(p)) + p for p in packets)
+
+
+def opus_packets(audio: np.ndarray, sample_rate: int, *, channels: int = 1, bitrate: int = 24000) -> list[bytes]:
+    """Raw 20 ms Opus packets of ``audio`` (float32, (n,) or (n, channels)), as WebCodecs' AudioEncoder makes them."""
+    from fractions import Fraction
+
+    import av  # only needed for Opus
+
+    layout = "stereo" if channels == 2 else "mono"
+    encoder = av.CodecContext.create("libopus", "w")
+    encoder.sample_rate, encoder.layout, encoder.format, encoder.bit_rate = OPUS_RATE, layout, "s16", bitrate
+    encoder.options = {"frame_duration": "20", "application": "voip"}
+    encoder.time_base = Fraction(1, OPUS_RATE)
+    encoder.open()
+    resampler = av.AudioResampler(format="s16", layout=layout, rate=OPUS_RATE, frame_size=encoder.frame_size)
+    x = np.asarray(audio, dtype=np.float32).reshape(len(audio), -1)
+    frame = av.AudioFrame.from_ndarray((np.clip(x, -1, 1) * 32767).astype(np.int16).reshape(1, -1), format="s16",
+                                       layout=layout)  # fmt: skip
+    frame.sample_rate, frame.pts, frame.time_base = sample_rate, 0, Fraction(1, sample_rate)
+    packets: list[bytes] = []
+    for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
+        packets += [bytes(p) for p in encoder.encode(resampled)]
+    return packets + [bytes(p) for p in encoder.encode(None)]
 
 
 @dataclass
@@ -93,14 +131,14 @@ async def stream_audio(
     ends_s: list[float] = []
     if encoding == "opus":
         query = {"encoding": "opus", "channels": str(channels), **(params or {})}
-        packets = opus.encode_pcm(audio, sample_rate, channels=channels, bitrate=opus_bitrate)
+        packets = opus_packets(audio, sample_rate, channels=channels, bitrate=opus_bitrate)
         per_chunk = max(1, chunk_ms // 20)
         total = 0
         for i in range(0, len(packets), per_chunk):
             group = packets[i : i + per_chunk]
-            total += sum(opus.packet_samples(p) for p in group)
-            payloads.append(opus.join_packets(group))
-            ends_s.append(total / opus.SAMPLE_RATE)
+            total += sum(opus_packet_samples(p) for p in group)
+            payloads.append(opus_join(group))
+            ends_s.append(total / OPUS_RATE)
     else:
         query = {"sample_rate": str(sample_rate), "channels": str(channels), **(params or {})}
         frames_per_chunk = int(sample_rate * chunk_ms / 1000)
