@@ -55,6 +55,8 @@ async def run(args: argparse.Namespace) -> None:
                 pooled[key] = pooled.get(key, ErrorCounts(0, 0)) + counts
                 cells += [f"{log.bytes_sent / minutes / 1024:.0f}", f"{wire.up / minutes / 1024:.0f}",
                           f"{metric_name(item.language)} {counts.rate:.3f}"]
+                errors = [e["code"] for e in log.of_type("error_message")]
+                print(f"  {encoding}: {log.transcript()!r}" + (f" errors {errors}" if errors else ""), file=sys.stderr)
             rows.append(cells)
             print("\t".join(cells), file=sys.stderr, flush=True)
     finally:
