@@ -20,6 +20,7 @@ from django.conf import settings
 from django.db import transaction
 
 from analysis import answers_service
+from analysis.domain_terms import hotwords_of
 from analysis.answers import build_timeline
 from analysis.models import AnswerAnalysis
 from scoring.models import InterviewReport
@@ -164,10 +165,11 @@ def final_pass(session_id: str, *, on_progress: Callable[[str, float], None] | N
 
     progress("transcribe", 0.0)
     config = replace(stt_config(), model=settings.FINAL_WHISPER_MODEL, beam_size=settings.FINAL_BEAM_SIZE)
-    by_channel = (transcribe_channels(config, recording, language=None if detect else language)
+    hotwords = hotwords_of(interview)
+    by_channel = (transcribe_channels(config, recording, language=None if detect else language, hotwords=hotwords)
                   if channel_roles and recording.shape[1] == 2 else None)  # fmt: skip
     transcript = [s for s, _ in by_channel] if by_channel is not None else \
-        transcribe_offline(config, mono, language=None if detect else language)
+        transcribe_offline(config, mono, language=None if detect else language, hotwords=hotwords)
     if detect:
         found = [s.language for s in transcript if s.language in ("ko", "en")]
         language = max(set(found), key=found.count) if found else language

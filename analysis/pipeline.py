@@ -286,6 +286,7 @@ def chunk_transcribe(session_id: str, seq: int, *, final: bool = False) -> None:
         for s in range(done + 1, seq + 1):
             chunk_preprocess(session_id, s)
         cursor = SttCursor.from_json(client.get(keys.stt), meta.language)
+        cursor.stream.hotwords = json.loads(meta.options or "{}").get("hotwords") or ""  # docs/stt.md
         received = client.hget(keys.recv, seq)
         lag_s = time.time() - float(received.decode().split("|")[0]) if received else 0.0
         pipe = client.pipeline()

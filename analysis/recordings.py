@@ -24,6 +24,7 @@ from django.utils import timezone
 from analysis.audio.decode import DecodedRecording, RecordingError, decode_to_wav
 from analysis.final import final_pass
 from analysis.models import QuestionSet
+from analysis.stt.hotwords import clean_terms
 from scoring.models import InterviewReport
 from sessions.models import Interview, Note, RecordingImport
 from sessions.webhooks import report_ready_notify
@@ -47,7 +48,7 @@ class RecordingHint:
 def recording_import(*, source: IO[bytes] | str, filename: str, owner: Any | None, language: str = "auto",
                      question_set: QuestionSet | None = None, candidate_name: str = "", consent: bool,
                      layout: str = RecordingImport.Layout.MONO, hints: list[RecordingHint] | None = None,
-                     analysis_affect: bool | None = None) -> Interview:
+                     analysis_affect: bool | None = None, custom_terms: list[str] | None = None) -> Interview:
     """Decode and store an uploaded recording as a new interview; raises ``RecordingError`` and stores nothing.
 
     The caller queues the pass with ``analysis.recording_tasks.recording_enqueue`` (after commit).
@@ -74,6 +75,7 @@ def recording_import(*, source: IO[bytes] | str, filename: str, owner: Any | Non
             wav.seek(0)
             return _store(wav, decoded, filename=filename, owner=owner, language=language, question_set=question_set,
                           candidate_name=candidate_name, layout=layout, hints=hints or [],
+                          custom_terms=clean_terms(custom_terms or []),
                           analysis_affect=settings.ANALYSIS_AFFECT if analysis_affect is None else analysis_affect)
     finally:
         os.unlink(tmp_path)
@@ -81,7 +83,7 @@ def recording_import(*, source: IO[bytes] | str, filename: str, owner: Any | Non
 
 def _store(wav: IO[bytes], decoded: DecodedRecording, *, filename: str, owner: Any | None, language: str,
            question_set: QuestionSet | None, candidate_name: str, layout: str, hints: list[RecordingHint],
-           analysis_affect: bool) -> Interview:
+           analysis_affect: bool, custom_terms: list[str]) -> Interview:
     saved: list[str] = []
     try:
         with transaction.atomic():
@@ -89,6 +91,7 @@ def _store(wav: IO[bytes], decoded: DecodedRecording, *, filename: str, owner: A
                 owner=owner, candidate_name=candidate_name, status=Interview.Status.FINALIZING, language=language,
                 sample_rate=16000, channels=decoded.channels, duration_s=round(decoded.duration_s, 3),
                 question_set=question_set, consent=True, analysis_affect=analysis_affect, ended_at=timezone.now(),
+                custom_terms=custom_terms,
             )  # fmt: skip
             Note.objects.bulk_create([
                 Note(interview=interview, at=h.at, kind=h.kind, speaker=h.speaker, text=h.text) for h in hints

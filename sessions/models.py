@@ -49,6 +49,9 @@ class Interview(models.Model):
     final_segments = models.JSONField(
         default=list, blank=True, help_text="Transcript of the final pass (re-transcribed, re-diarized)"
     )
+    custom_terms = models.JSONField(
+        default=list, blank=True, help_text="Domain words of this interview, passed to the recogniser as hotwords"
+    )
 
     class Meta:
         ordering = ["-started_at"]

@@ -76,6 +76,7 @@ class ConnectParams:
     candidate_name: str
     analysis_affect: bool | None
     encoding: str = "pcm_s16le"
+    terms: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,7 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         candidate_name=(query.get("candidate") or "")[:200],
         analysis_affect=None if affect is None else _bool(affect),
         encoding=encoding,
+        terms=tuple(t.strip()[:40] for t in (query.get("terms") or "").split(",") if t.strip())[:40],
     )
 
 

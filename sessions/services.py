@@ -18,6 +18,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from analysis.domain_terms import hotwords_of
 from sessions import events, state
 from sessions.models import Interview, Note, Segment
 from sessions.protocol import AudioChunk, ConnectParams, ErrorCode, ProtocolError, SpeakerNote
@@ -43,6 +44,7 @@ def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
         candidate_name=params.candidate_name,
         question_set=question_set,
         consent=params.consent,
+        custom_terms=list(params.terms),
         analysis_affect=settings.ANALYSIS_AFFECT if params.analysis_affect is None else params.analysis_affect,
     )
 
@@ -50,7 +52,7 @@ def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
 async def interview_start(*, params: ConnectParams, owner_id: int | None) -> SessionMeta:
     interview = await database_sync_to_async(_create_interview)(params, owner_id)
     options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set,
-               "encoding": params.encoding}
+               "encoding": params.encoding, "hotwords": await database_sync_to_async(hotwords_of)(interview)}
     meta = SessionMeta(
         session_id=str(interview.id),
         language=params.language,

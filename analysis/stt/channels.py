@@ -12,9 +12,11 @@ import numpy as np
 from analysis.stt.engine import Segment, SttConfig, transcribe_offline
 
 
-def transcribe_channels(config: SttConfig, recording: np.ndarray, *, language: str | None) -> list[tuple[Segment, int]]:
+def transcribe_channels(config: SttConfig, recording: np.ndarray, *, language: str | None,
+                        hotwords: str = "") -> list[tuple[Segment, int]]:
     """Segments of every channel of ``recording`` (shape (n, channels), 16 kHz) in time order, with their channel."""
     out: list[tuple[Segment, int]] = []
     for channel in range(recording.shape[1]):
-        out += [(segment, channel) for segment in transcribe_offline(config, recording[:, channel], language=language)]
+        out += [(segment, channel) for segment in transcribe_offline(config, recording[:, channel], language=language,
+                                                                       hotwords=hotwords)]
     return sorted(out, key=lambda item: (item[0].start, item[1]))

@@ -27,6 +27,7 @@ import numpy as np
 
 from analysis.audio.preprocess import prepare_utterance
 from analysis.stt import guard
+from analysis.stt import hotwords as hotword_guard
 from analysis.stt.models import resolve_model
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class StreamState:
     last_partial_end: int = 0
     partial: str = ""
     suppressed: int = 0
+    hotwords: str = ""  # domain terms for committed decodes (analysis.stt.hotwords), "" for none
+    hotwords_dropped: int = 0  # committed decodes whose hotword output was refused as a prompt copy
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -177,6 +180,7 @@ class ClipText:
     avg_logprob: float
     no_speech_prob: float
     language: str
+    hotwords_refused: bool = False
 
 
 def transcribe_clip(
@@ -187,8 +191,34 @@ def transcribe_clip(
     beam_size: int,
     word_timestamps: bool,
     short_window: bool,
+    hotwords: str = "",
 ) -> ClipText:
-    """One Whisper decode of a clip (≤ 30 s) as a single segment, no temperature fallback, token-capped."""
+    """One Whisper decode of a clip (≤ 30 s) as a single segment, no temperature fallback, token-capped.
+
+    With ``hotwords`` the decode is biased towards those terms; output that copies them, or that the
+    hallucination guard would suppress, is refused and the clip decoded again without them
+    (``ClipText.hotwords_refused`` says so).
+    """
+    common: dict[str, Any] = dict(language=language, beam_size=beam_size, word_timestamps=word_timestamps,
+                                  short_window=short_window)
+    if hotwords:
+        biased = _transcribe_clip(model, audio, hotwords=hotwords, **common)
+        # The prompt can also push base into a loop or onto silence: output the guard would suppress is
+        # decoded again without it, so hotwords never cost a segment that plain decoding keeps.
+        rejected = guard.rejection_reason(biased.text, duration_s=len(audio) / SR, language=language or biased.language,
+                                          avg_logprob=biased.avg_logprob, no_speech_prob=biased.no_speech_prob)
+        if not rejected and not hotword_guard.copied_prompt(biased.text, hotwords):
+            return biased
+        logger.info("hotword output refused (%s, %d chars); decoding without", rejected or "prompt copy",
+                    len(biased.text))
+        plain = _transcribe_clip(model, audio, hotwords="", **common)
+        plain.hotwords_refused = True
+        return plain
+    return _transcribe_clip(model, audio, hotwords="", **common)
+
+
+def _transcribe_clip(model: Any, audio: np.ndarray, *, language: str | None, beam_size: int, word_timestamps: bool,
+                     short_window: bool, hotwords: str) -> ClipText:
     duration = len(audio) / SR
     frames = None
     if short_window:
@@ -210,6 +240,7 @@ def transcribe_clip(
             word_timestamps=word_timestamps,
             vad_filter=False,
             max_new_tokens=guard.token_cap(duration),
+            hotwords=hotwords or None,
         )
         segments = list(segments)
     finally:
@@ -366,7 +397,9 @@ class StreamingTranscriber:
             beam_size=cfg.beam_size,
             word_timestamps=True,
             short_window=cfg.commit_context == "short",
+            hotwords=state.hotwords,
         )
+        state.hotwords_dropped += result.hotwords_refused
         reason = guard.rejection_reason(
             result.text,
             duration_s=duration,
@@ -406,9 +439,10 @@ class StreamingTranscriber:
         return "" if reason else result.text
 
 
-def transcribe_offline(config: SttConfig, audio: np.ndarray, *, language: str | None) -> list[Segment]:
+def transcribe_offline(config: SttConfig, audio: np.ndarray, *, language: str | None,
+                       hotwords: str = "") -> list[Segment]:
     """The whole recording at once through the same VAD + utterance policy (the offline reference)."""
     transcriber = StreamingTranscriber(config)
-    state = StreamState(language=language or "")
+    state = StreamState(language=language or "", hotwords=hotwords)
     result = transcriber.step(state, audio, final=True)
     return result.segments

@@ -56,6 +56,8 @@ class RecordingUploadSerializer(serializers.Serializer):
     consent = serializers.BooleanField(help_text="the candidate agreed to recording and analysis (must be true)")
     layout = serializers.ChoiceField(choices=RecordingImport.Layout.values, default=RecordingImport.Layout.MONO)
     analysis_affect = serializers.BooleanField(required=False, allow_null=True, default=None)
+    terms = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000,
+                                  help_text="domain words, comma-separated: recognised as hotwords (docs/stt.md)")
     hints = serializers.CharField(
         required=False, allow_blank=True, default="",
         help_text='JSON list of {"at": s, "speaker": "interviewer"|"candidate", "kind": "note"|"question", "text"}',
@@ -109,6 +111,7 @@ def interview_upload(request: Request) -> Response:
             source=data["file"], filename=data["file"].name or "", owner=request.user, language=data["language"],
             question_set=data.get("question_set"), candidate_name=data["candidate_name"], consent=data["consent"],
             layout=data["layout"], hints=data["hints"], analysis_affect=data["analysis_affect"],
+            custom_terms=[t for t in data["terms"].split(",") if t.strip()],
         )  # fmt: skip
     except RecordingError as exc:
         raise RecordingRefused(exc.message, code=exc.code) from exc

@@ -36,10 +36,11 @@ class Command(BaseCommand):
                             help="two_channel: one speaker per channel, interviewer on channel 0")  # fmt: skip
         parser.add_argument("--hints", type=Path, default=None,
                             help='JSON file: [{"at": s, "speaker": "interviewer"|"candidate", "kind": "note"|"question"}]')
+        parser.add_argument("--terms", default="", help="domain words, comma-separated (hotwords, docs/stt.md)")
         parser.add_argument("--inline", action="store_true", help="run the pass in this process even with a broker")
 
     def handle(self, *args: Any, files: list[Path], consent: bool, language: str, question_set: str, candidate: str,
-               owner: str, layout: str, hints: Path | None, inline: bool, **options: Any) -> None:
+               owner: str, layout: str, hints: Path | None, inline: bool, terms: str, **options: Any) -> None:
         if not consent:
             raise CommandError("--consent is required: the candidate must have agreed to recording and analysis")
         user = get_user_model().objects.filter(username=owner).first() if owner else None
@@ -60,6 +61,7 @@ class Command(BaseCommand):
                 interview = recording_import(
                     source=str(path), filename=path.name, owner=user, language=language, question_set=qs,
                     candidate_name=candidate, consent=True, layout=layout, hints=hint_list,
+                    custom_terms=[t for t in terms.split(",") if t.strip()],
                 )  # fmt: skip
             except RecordingError as exc:
                 self.stderr.write(f"{path}: refused ({exc.code}): {exc.message}")

@@ -1,0 +1,74 @@
+"""Domain words as hotwords: the prompt, the copy guard, the wiring from question sets and custom terms,
+and real decodes with the terms on and off (a term recognised; unspoken terms never inserted)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from shareddata import DATA
+
+from analysis.stt.hotwords import MAX_TERMS, clean_terms, copied_prompt, hotword_prompt
+
+
+def test_prompt_is_short_distinct_terms() -> None:
+    assert hotword_prompt(["Kubernetes", " kubernetes ", "", "gRPC,", "카카오페이"]) == "Kubernetes, gRPC, 카카오페이"
+    many = clean_terms([f"term{i}" for i in range(100)])
+    assert len(many) <= MAX_TERMS and len(", ".join(many)) <= 300 and many[:3] == ["term0", "term1", "term2"]
+    assert len(clean_terms(["x" * 500])[0]) == 40
+
+
+@pytest.mark.parametrize(("text", "copied"), [
+    ("Kubernetes, Terraform, Kafka", True),  # the prompt itself
+    ("kubernetes terraform kafka redis", True),  # three in the prompt's order
+    ("Terraform Kafka", True),  # nothing but prompt words
+    ("I deployed it on Kubernetes with Terraform scripts we wrote for the migration last year", False),
+    ("We used Kafka for the event stream.", False),
+    ("", False),
+])
+def test_copy_guard(text: str, copied: bool) -> None:
+    assert copied_prompt(text, hotword_prompt(["Kubernetes", "Terraform", "Kafka", "Redis"])) is copied
+
+
+@pytest.mark.django_db
+def test_interview_hotwords_come_from_custom_terms_then_the_question_set(settings) -> None:
+    from analysis.domain_terms import hotwords_of
+    from analysis.models import Question, QuestionSet
+    from sessions.models import Interview
+
+    qs = QuestionSet.objects.create(slug="backend", name="Backend", language="en")
+    Question.objects.create(question_set=qs, order=1, text="Queues?", expected_keywords=["Kafka", "idempotency"])
+    Question.objects.create(question_set=qs, order=0, text="Deploys?", expected_keywords=["Kubernetes"])
+    interview = Interview.objects.create(question_set=qs, custom_terms=["Toss", "Kafka"])
+    assert hotwords_of(interview) == "Toss, Kafka, Kubernetes, idempotency"
+    settings.STT_HOTWORDS = False
+    assert hotwords_of(interview) == ""
+
+
+def test_terms_parameter_on_the_socket() -> None:
+    from sessions.protocol import parse_connect
+
+    params = parse_connect("language=en&terms=Kubernetes,%20gRPC,,카카오")
+    assert params.terms == ("Kubernetes", "gRPC", "카카오")
+    assert parse_connect("language=en").terms == ()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_session_start_stores_the_terms_and_the_hotword_prompt() -> None:
+    import json
+
+    from asgiref.sync import sync_to_async
+
+    from analysis.models import Question, QuestionSet
+    from sessions import services, state
+    from sessions.models import Interview
+    from sessions.protocol import parse_connect
+
+    qs = await QuestionSet.objects.acreate(slug="platform", name="Platform", language="en")
+    await Question.objects.acreate(question_set=qs, order=0, text="Deploys?", expected_keywords=["Kubernetes"])
+    meta = await services.interview_start(params=parse_connect("language=en&question_set=platform&terms=Toss"), owner_id=None)
+    stored = await state.async_client().hget(state.Keys(meta.session_id).meta, "options")
+    assert json.loads(stored)["hotwords"] == "Toss, Kubernetes"
+    interview = await Interview.objects.aget(pk=meta.session_id)
+    assert interview.custom_terms == ["Toss"]
+    await sync_to_async(state.delete_session)(meta.session_id)
