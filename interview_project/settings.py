@@ -175,8 +175,9 @@ FINAL_PASS = env_bool("FINAL_PASS", True)
 """Run the final pass (re-transcription, re-diarization, re-scoring) after each interview."""
 FINAL_WHISPER_MODEL = env_str("FINAL_WHISPER_MODEL", "") or WHISPER_MODEL
 FINAL_BEAM_SIZE = env_int("FINAL_BEAM_SIZE", 5)
-STT_HOTWORDS = env_bool("STT_HOTWORDS", True)
-"""Bias committed decodes and the final pass towards the question set's keywords and the interview's terms."""
+STT_HOTWORDS = env_bool("STT_HOTWORDS", False)
+"""Bias committed decodes and the final pass towards the question set's keywords and the interview's terms.
+Off by default: on the shared recordings it did not lower WER/CER and unspoken terms raised it (bench/README.md)."""
 
 # --- Recorded interviews and the report webhook (docs/recordings.md) ---------------------------------------
 RECORDING_MAX_BYTES = env_int("RECORDING_MAX_BYTES", 500 * 1024 * 1024)

@@ -3,8 +3,6 @@ and real decodes with the terms on and off (a term recognised; unspoken terms ne
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 from shareddata import DATA
 
@@ -32,6 +30,7 @@ def test_copy_guard(text: str, copied: bool) -> None:
 
 @pytest.mark.django_db
 def test_interview_hotwords_come_from_custom_terms_then_the_question_set(settings) -> None:
+    settings.STT_HOTWORDS = True
     from analysis.domain_terms import hotwords_of
     from analysis.models import Question, QuestionSet
     from sessions.models import Interview
@@ -54,7 +53,8 @@ def test_terms_parameter_on_the_socket() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_session_start_stores_the_terms_and_the_hotword_prompt() -> None:
+async def test_session_start_stores_the_terms_and_the_hotword_prompt(settings) -> None:
+    settings.STT_HOTWORDS = True
     import json
 
     from asgiref.sync import sync_to_async
@@ -72,3 +72,28 @@ async def test_session_start_stores_the_terms_and_the_hotword_prompt() -> None:
     interview = await Interview.objects.aget(pk=meta.session_id)
     assert interview.custom_terms == ["Toss"]
     await sync_to_async(state.delete_session)(meta.session_id)
+
+
+@pytest.mark.models
+@pytest.mark.skipif(not (DATA / "ko").exists(), reason="shared data not available")
+def test_decodes_with_terms_on_and_off() -> None:
+    """On: a Korean clip's own terms (bench/hotwords.py picks them the same way) do not make it worse.
+    Unspoken terms on a short English clip push base into a loop; the guard falls back to the plain decode."""
+    from shareddata import manifest
+    from textnorm import error_rate
+
+    from analysis.audio.preprocess import file_to_16k_mono
+    from analysis.stt.engine import SttConfig, transcribe_offline
+
+    config = SttConfig(cpu_threads=2)
+    entry = next(m for m in manifest("ko") if m["path"].startswith("pml00001"))
+    audio = file_to_16k_mono(str(DATA / "ko" / entry["path"]))
+    terms = [w for w in entry["text"].split() if sum("\uac00" <= c <= "\ud7a3" for c in w) >= 4][:12]
+    off = " ".join(s.text for s in transcribe_offline(config, audio, language="ko"))
+    on = " ".join(s.text for s in transcribe_offline(config, audio, language="ko", hotwords=hotword_prompt(terms)))
+    assert error_rate(entry["text"], on, "ko", ko_numbers=True) <= error_rate(entry["text"], off, "ko", ko_numbers=True)
+
+    short = file_to_16k_mono(str(DATA / "en" / "ljspeech" / "LJ001-0008.wav"))
+    plain = [s.text for s in transcribe_offline(config, short, language="en")]
+    biased = [s.text for s in transcribe_offline(config, short, language="en", hotwords="Printing, considered")]
+    assert biased == plain == ["has never been surpassed."]
