@@ -46,6 +46,6 @@ def start_embedded_worker() -> None:
 
 
 def _warm() -> None:
-    from analysis.pipeline import warm_up
+    from analysis.pipeline.worker_models import warm_up
 
     warm_up()

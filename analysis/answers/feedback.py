@@ -13,7 +13,7 @@ answers shorter than 20 s or longer than 180 s, relevance under 0.35, specificit
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from analysis.answers.content import ContentMetrics
 from analysis.answers.delivery import DeliveryMetrics
@@ -136,4 +136,35 @@ def feedback_items(
         add("clarity", "info", "음성 인식 신뢰도가 낮습니다. 또렷하게, 마이크 가까이에서 말해 보세요.",
             f"Speech recognition confidence was low ({d.stt_confidence:.2f}); speak clearly and close to the mic.")
     items.sort(key=lambda item: _ORDER[item.severity])
+    return items
+
+
+LIVE_FAST_RATE = {"spm": 420.0, "wpm": 185.0}  # live nudges fire only well outside the comfort range
+LIVE_SLOW_RATE = {"spm": 220.0, "wpm": 100.0}
+LIVE_MIN_SPEECH_S = 8.0
+
+
+def live_pace_items(metrics: dict[str, Any], language: str) -> list[dict[str, str]]:
+    """Short delivery nudges while the answer is going on (text and timing only)."""
+    ko = language == "ko"
+    items: list[dict[str, str]] = []
+    rate, unit = metrics.get("rate") or 0.0, metrics.get("rate_unit")
+    unit = "spm" if unit == "spm" else "wpm"
+    fast, slow = LIVE_FAST_RATE[unit], LIVE_SLOW_RATE[unit]
+    if metrics.get("speech_s", 0) >= LIVE_MIN_SPEECH_S and rate > fast:
+        items.append({"kind": "pace", "severity": "warn",
+                      "message": f"말이 빠릅니다 (분당 {rate:.0f}음절). 조금 천천히 말해 보세요." if ko
+                      else f"You are speaking fast ({rate:.0f} wpm); slow down a little."})
+    elif metrics.get("speech_s", 0) >= LIVE_MIN_SPEECH_S and 0 < rate < slow:
+        items.append({"kind": "pace", "severity": "info",
+                      "message": f"말이 느린 편입니다 (분당 {rate:.0f}음절)." if ko else f"Your pace is slow ({rate:.0f} wpm)."})
+    if (metrics.get("filler_per_min") or 0) > FILLER_WARN_PER_MIN and (metrics.get("filler_count") or 0) >= 3:
+        fillers = ", ".join(list((metrics.get("fillers") or {}).keys())[:3])
+        items.append({"kind": "fillers", "severity": "warn",
+                      "message": f"군말이 잦습니다 ({fillers}). 잠깐 멈추는 편이 낫습니다." if ko
+                      else f"Frequent fillers ({fillers}); a short pause works better."})
+    if (metrics.get("longest_pause_s") or 0) > LONG_PAUSE_S:
+        items.append({"kind": "pause", "severity": "info",
+                      "message": "긴 침묵이 있었습니다. 생각을 정리하는 말로 이어가 보세요." if ko
+                      else "A long silence; bridge it by saying what you are thinking about."})
     return items

@@ -1,0 +1,135 @@
+"""The final pass: the whole recording again, with the bigger model, once the live record is stored.
+
+At ``session_end`` the live record is stored and announced at once (``analysis.pipeline.finalize``), so
+``session_complete`` stays within a couple of seconds whatever the interview's length. The final pass then
+runs as its own task: it re-transcribes the whole recording (``FINAL_WHISPER_MODEL``, beam search), re-diarizes
+it offline, re-analyses and re-scores every answer, and stores the final record with how it differs from the
+live one. The report page shows the final record once it exists, the live one until then.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import replace
+from typing import Any, Literal
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from analysis import services
+from analysis.answers import build_timeline
+from analysis.diarization.live import LabeledSegment, SegmentIn
+from analysis.diarization.offline import diarize_recording, relabel
+from analysis.models import AnswerAnalysis
+from analysis.pipeline.diarize import segment_payload
+from analysis.pipeline.worker_models import stt_config
+from analysis.selectors import interview_get, question_set_for, rubric_for, session_language
+from analysis.stt.engine import transcribe_offline
+from analysis.stt.guard import normalize
+from scoring import services as scoring_services
+from sessions import events
+from sessions import selectors as session_selectors
+from sessions.models import Interview
+
+logger = logging.getLogger(__name__)
+
+
+def _progress(session_id: str, stage: Literal["transcribe", "diarize", "analyze", "done"], done: float) -> None:
+    events.publish(session_id, events.final_progress(stage=stage, done=done))
+
+
+def _load_recording(interview: Interview) -> np.ndarray:
+    import soundfile as sf
+
+    with interview.audio.open("rb") as handle:
+        data, sr = sf.read(handle, dtype="float32", always_2d=True)
+    if sr != 16000:
+        raise ValueError(f"stored recording is {sr} Hz, expected 16000")
+    return data
+
+
+def _words_changed(live: list[dict[str, Any]], final: list[dict[str, Any]], language: str) -> dict[str, Any]:
+    import jiwer
+
+    live_text = normalize(" ".join(s["text"] for s in live))
+    final_text = normalize(" ".join(s["text"] for s in final))
+    if not live_text and not final_text:
+        return {"metric": "wer", "value": 0.0}
+    if language == "ko":
+        a, b = live_text.replace(" ", ""), final_text.replace(" ", "")
+        return {"metric": "cer", "value": round(jiwer.cer(b or " ", a or " "), 4)}
+    return {"metric": "wer", "value": round(jiwer.wer(final_text or "-", live_text or "-"), 4)}
+
+
+def final_pass(session_id: str) -> None:
+    """Re-transcribe, re-diarize, re-analyse and re-score the stored recording; store the final record."""
+    interview = interview_get(session_id)
+    if not interview.audio:
+        return
+    started = time.monotonic()
+    recording = _load_recording(interview)
+    mono = recording.mean(axis=1) if recording.shape[1] > 1 else recording[:, 0]
+    live = session_selectors.segment_payloads(session_id)
+    language = session_language(interview, live)
+    notes = session_selectors.note_payloads(session_id)
+    hints = [{"at": n["at"], "speaker": n["speaker"] or None, "kind": n["kind"], "text": n["text"]} for n in notes]
+
+    _progress(session_id, "transcribe", 0.0)
+    config = replace(stt_config(), model=settings.FINAL_WHISPER_MODEL, beam_size=settings.FINAL_BEAM_SIZE)
+    transcript = transcribe_offline(config, mono, language=language)
+    _progress(session_id, "diarize", 0.5)
+    turns = diarize_recording(recording if recording.shape[1] == 2 else mono)
+    labelled, _ = relabel(
+        [SegmentIn(start=s.start, end=s.end, text=s.text, words=[w.__dict__ for w in s.words]) for s in transcript],
+        turns, hints,
+    )
+    live_labelled = [LabeledSegment(s["start"], s["end"], s["text"], s["words"], s["speaker"], s["role"],
+                                    s["role_confidence"]) for s in live]
+    _relabelled, labels_changed = relabel(live_labelled, turns, hints) if live_labelled else ([], 0)
+    final_segments = [segment_payload(seg, index=i, language=language) for i, seg in enumerate(labelled)]
+
+    _progress(session_id, "analyze", 0.75)
+    rubric = rubric_for(interview)
+    _qs, pure_set = question_set_for(interview)
+    spans = [s for s in build_timeline(final_segments, notes, now=float("inf")) if s.segments]
+    baseline: dict[str, Any] | None = None
+    with transaction.atomic():
+        AnswerAnalysis.objects.filter(interview=interview, is_final=True).delete()
+        for span in spans:
+            a0, a1 = span.answer_start or 0.0, span.answer_end or 0.0
+            lo, hi = max(0, int((a0 - 0.2) * 16000)), int((a1 + 0.2) * 16000)
+            analysis = services.answer_analyse(
+                interview=interview, span=span, language=language, pure_set=pure_set, baseline=baseline,
+                affect=services.affect_on(interview), use_llm=True, audio=mono[lo:hi], audio_start=lo / 16000,
+            )
+            row = AnswerAnalysis.objects.create(
+                interview=interview, index=span.index, is_final=True, question_text=span.question_text,
+                start=analysis["start"], end=analysis["end"], answer_text=analysis["answer_text"], analysis=analysis,
+            )
+            scoring_services.answer_score(row=row, rubric=rubric)
+        interview.final_segments = final_segments
+        interview.save(update_fields=["final_segments"])
+
+    live_total = scoring_services.session_score(interview, is_final=False)
+    final_total = scoring_services.session_score(interview, is_final=True)
+    live_rows = {r.index: r.overall for r in AnswerAnalysis.objects.filter(interview=interview, is_final=False)}
+    final_rows = {r.index: r.overall for r in AnswerAnalysis.objects.filter(interview=interview, is_final=True)}
+    diff = {
+        "words_changed": _words_changed(live, final_segments, language),
+        "labels_changed": labels_changed,
+        "live_segments": len(live),
+        "final_segments": len(final_segments),
+        "scores_moved": {
+            "session": {"live": live_total.overall if live_total else None,
+                        "final": final_total.overall if final_total else None},
+            "answers": [{"index": i, "live": live_rows.get(i), "final": final_rows.get(i)}
+                        for i in sorted(set(live_rows) | set(final_rows))],
+        },
+        "final_pass_s": round(time.monotonic() - started, 2),
+        "model": settings.FINAL_WHISPER_MODEL,
+    }
+    scoring_services.report_store(session_id=session_id, stage="final", segments=final_segments, live_vs_final=diff)
+    _progress(session_id, "done", 1.0)
+    logger.info("final pass of %s done in %.1f s", session_id, diff["final_pass_s"])
