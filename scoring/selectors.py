@@ -15,7 +15,7 @@ def report_url(interview_id: str) -> str:
 
 def report_for(interview: Interview) -> dict[str, Any] | None:
     stored = InterviewReport.objects.filter(interview=interview).first()
-    return stored.report if stored is not None else None
+    return (stored.report or None) if stored is not None else None
 
 
 def report_html(interview: Interview) -> str | None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -97,12 +96,7 @@ async def session_touch(*, session_id: str) -> None:
 
 
 # --- audio ---------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Accepted:
-    seq: int
-
-
-async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> Accepted:
+async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> None:
     """Check a chunk against the session, store it in the live buffer and advance ``last_seq``.
 
     ``meta`` is the consumer's copy of the session (the consumer is the session's only writer of
@@ -137,7 +131,6 @@ async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> A
         await pipe.execute()
     meta.last_seq = chunk.seq
     meta.audio_s += duration
-    return Accepted(seq=chunk.seq)
 
 
 async def delivered_mark(*, session_id: str, seq: int) -> None:
