@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from analysis.answers.pace import PACE_RANGE
 from scoring.feedback import evidence_line, feedback_for_scores, normalize_language
 from scoring.types import AnswerScore, Finding, SessionScore
 
@@ -71,8 +72,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 
 DEFAULT_TARGETS: dict[str, LanguageTargets] = {
-    "en": LanguageTargets("wpm", 110.0, 170.0, fillers_per_min_ok=2.0, fillers_per_min_max=10.0),
-    "ko": LanguageTargets("spm", 250.0, 400.0, fillers_per_min_ok=3.0, fillers_per_min_max=12.0),
+    "en": LanguageTargets("wpm", *PACE_RANGE["wpm"], fillers_per_min_ok=2.0, fillers_per_min_max=10.0),
+    "ko": LanguageTargets("spm", *PACE_RANGE["spm"], fillers_per_min_ok=3.0, fillers_per_min_max=12.0),
 }
 
 

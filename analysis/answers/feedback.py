@@ -5,7 +5,7 @@ and is only emitted when its evidence is present: no answer ever gets a generic 
 Affect is deliberately not turned into feedback: telling a candidate how they seemed to feel is the part
 of emotion inference that regulation restricts, and it is not actionable anyway.
 
-Thresholds (documented in docs/analysis.md): rate outside 110-170 wpm / 220-380 syllables per minute,
+Thresholds (documented in docs/analysis.md): rate outside 110-170 wpm / 250-400 syllables per minute (``pace``),
 more than 6 fillers per minute (12: critical), a pause of 4 s or more inside the answer, latency over 6 s,
 answers shorter than 20 s or longer than 180 s, relevance under 0.35, specificity under 0.3.
 """
@@ -17,12 +17,13 @@ from typing import Any, Literal
 
 from analysis.answers.content import ContentMetrics
 from analysis.answers.delivery import DeliveryMetrics
+from analysis.answers.pace import PACE_RANGE
 from analysis.answers.text import normalize_language
 
 Severity = Literal["info", "warn", "critical"]
 _ORDER = {"critical": 0, "warn": 1, "info": 2}
 
-RATE_BOUNDS = {"wpm": (110.0, 170.0), "spm": (220.0, 380.0)}
+RATE_BOUNDS = PACE_RANGE
 FILLER_WARN_PER_MIN = 6.0
 FILLER_CRITICAL_PER_MIN = 12.0
 LONG_PAUSE_S = 4.0
@@ -139,9 +140,7 @@ def feedback_items(
     return items
 
 
-LIVE_FAST_RATE = {"spm": 420.0, "wpm": 185.0}  # live nudges fire only well outside the comfort range
-LIVE_SLOW_RATE = {"spm": 220.0, "wpm": 100.0}
-LIVE_MIN_SPEECH_S = 8.0
+LIVE_MIN_SPEECH_S = 8.0  # no pace nudge before this much speech: an early rate estimate is noise
 
 
 def live_pace_items(metrics: dict[str, Any], language: str) -> list[dict[str, str]]:
@@ -150,7 +149,7 @@ def live_pace_items(metrics: dict[str, Any], language: str) -> list[dict[str, st
     items: list[dict[str, str]] = []
     rate, unit = metrics.get("rate") or 0.0, metrics.get("rate_unit")
     unit = "spm" if unit == "spm" else "wpm"
-    fast, slow = LIVE_FAST_RATE[unit], LIVE_SLOW_RATE[unit]
+    slow, fast = PACE_RANGE[unit]
     if metrics.get("speech_s", 0) >= LIVE_MIN_SPEECH_S and rate > fast:
         items.append({"kind": "pace", "severity": "warn",
                       "message": f"말이 빠릅니다 (분당 {rate:.0f}음절). 조금 천천히 말해 보세요." if ko
