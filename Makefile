@@ -49,7 +49,7 @@ test: install models browser-deps
 	$(PY) -m pytest
 
 bench: install models
-	$(PY) bench/stream.py --all
+	$(PY) -m bench.stream --all
 
 # Fails on any finding: ruff's rules and the import contract (layers; see docs/architecture.md).
 lint: install
