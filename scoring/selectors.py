@@ -6,6 +6,7 @@ from typing import Any
 
 from scoring.models import InterviewReport
 from scoring.report import render_report_html
+from sessions.events import ReportSummary
 from sessions.models import Interview
 
 
@@ -23,7 +24,7 @@ def report_html(interview: Interview) -> str | None:
     return render_report_html(report) if report is not None else None
 
 
-def report_summary(interview: Interview) -> dict[str, Any] | None:
+def report_summary(interview: Interview) -> ReportSummary | None:
     """The report's headline for the ``session_complete`` event."""
     report = report_for(interview)
     if report is None:

@@ -254,7 +254,7 @@ def interview_republish_complete(*, session_id: str) -> None:
         return
     events.publish(session_id, events.session_complete(
         session_id=session_id, duration_s=interview.duration_s, segments=selectors.segment_payloads(session_id),
-        report_url=report_url(session_id), report=report_summary(interview),  # type: ignore[arg-type]
+        report_url=report_url(session_id), report=report_summary(interview),
     ))
 
 

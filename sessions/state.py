@@ -149,14 +149,6 @@ class SessionMeta:
     def to_redis(self) -> dict[str, str]:
         return {k: str(v) for k, v in asdict(self).items()}
 
-    def option(self, name: str) -> Any:
-        """One per-session option from ``options`` (None when unset or unreadable)."""
-        try:
-            options = json.loads(self.options or "{}")
-        except json.JSONDecodeError:
-            return None
-        return options.get(name) if isinstance(options, dict) else None
-
     @classmethod
     def from_redis(cls, raw: dict[bytes, bytes]) -> SessionMeta:
         data = {k.decode(): v.decode() for k, v in raw.items()}
