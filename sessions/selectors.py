@@ -27,3 +27,10 @@ def note_payloads(session_id: str) -> list[dict[str, Any]]:
 
 def segment_confidences(session_id: str) -> list[float]:
     return list(Segment.objects.filter(interview_id=session_id).values_list("confidence", flat=True))
+
+
+def transcript_stats(session_id: str) -> dict[str, Any]:
+    """How much transcript is stored (for ``evaluation_status``): segments, words, seconds covered."""
+    segments = list(Segment.objects.filter(interview_id=session_id).values_list("text", "end"))
+    words = sum(len(text.split()) for text, _ in segments)
+    return {"segments": len(segments), "words": words, "transcribed_s": round(max((e for _, e in segments), default=0.0), 2)}

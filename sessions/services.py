@@ -176,14 +176,8 @@ async def note_add(*, meta: SessionMeta, note: SpeakerNote) -> Note:
     return stored
 
 
-def _transcript_stats(session_id: str) -> dict[str, Any]:
-    segments = list(Segment.objects.filter(interview_id=session_id).values_list("text", "end"))
-    words = sum(len(text.split()) for text, _ in segments)
-    return {"segments": len(segments), "words": words, "transcribed_s": round(max((e for _, e in segments), default=0.0), 2)}
-
-
 async def evaluation_status(*, meta: SessionMeta, scope: str) -> events.EvaluationStatus:
-    stats = await database_sync_to_async(_transcript_stats)(meta.session_id)
+    stats = await database_sync_to_async(selectors.transcript_stats)(meta.session_id)
     return events.evaluation_status(scope=scope, audio_s=meta.audio_s, **stats)
 
 
