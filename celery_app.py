@@ -21,6 +21,6 @@ app.autodiscover_tasks(["analysis"])
 @worker_process_init.connect
 def _warm_models(**_kwargs: object) -> None:
     """Load the speech models once per worker process, before the first chunk arrives."""
-    from analysis.pipeline import warm_up
+    from analysis.pipeline.worker_models import warm_up
 
     warm_up()

@@ -12,6 +12,9 @@ import threading
 from celery import worker as celery_worker
 from celery.utils.nodenames import anon_nodename
 
+from analysis.pipeline.worker_models import warm_up
+from celery_app import app
+
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _worker: celery_worker.WorkController | None = None
@@ -22,8 +25,6 @@ def start_embedded_worker() -> None:
     with _lock:
         if _worker is not None:
             return
-        from celery_app import app
-
         app.finalize()
         app.set_current()
         app.set_default()
@@ -41,11 +42,6 @@ def start_embedded_worker() -> None:
         thread = threading.Thread(target=controller.start, name="embedded-celery-worker", daemon=True)
         thread.start()
         _worker = controller
-        threading.Thread(target=_warm, name="model-warm-up", daemon=True).start()
+        threading.Thread(target=warm_up, name="model-warm-up", daemon=True).start()
         logger.info("embedded Celery worker started (in-memory broker)")
 
-
-def _warm() -> None:
-    from analysis.pipeline import warm_up
-
-    warm_up()

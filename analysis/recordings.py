@@ -22,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from analysis.audio.decode import DecodedRecording, RecordingError, decode_to_wav
-from analysis.final import final_pass
+from analysis.pipeline.final_pass import final_pass
 from analysis.models import QuestionSet
 from analysis.stt.hotwords import clean_terms
 from scoring.models import InterviewReport

@@ -1,6 +1,6 @@
 """Diarization benchmark on the shared recordings: DER (live and final), role accuracy, cost.
 
-Run: .venv/bin/python bench/diarize.py  (reads $SHARED_DATA_DIR, default ../shared/data)
+Run: .venv/bin/python -m bench.diarize  (reads $SHARED_DATA_DIR, default ../shared/data)
 
 For every manifest entry with an RTTM: DER with pyannote.metrics, overlap scored, at collar 0.25 s and 0 s
 (UEM when the manifest gives one, else the whole file), for
@@ -15,24 +15,21 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
+from pyannote.core import Annotation, Segment, Timeline
+from pyannote.metrics.diarization import DiarizationErrorRate
+
+from analysis.diarization.embeddings import get_encoder, speech_regions
+from analysis.diarization.offline import assign_turn_roles, diarize_recording
+from analysis.diarization.rttm import Turn, parse_rttm
+from analysis.diarization.simulate import simulate_live
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from pyannote.core import Annotation, Segment, Timeline  # noqa: E402
-from pyannote.metrics.diarization import DiarizationErrorRate  # noqa: E402
-
-from analysis.diarization.embeddings import get_encoder, speech_regions  # noqa: E402
-from analysis.diarization.offline import assign_turn_roles, diarize_recording  # noqa: E402
-from analysis.diarization.rttm import Turn, parse_rttm  # noqa: E402
-from analysis.diarization.simulate import simulate_live  # noqa: E402
 
 
 def annotation(turns: list[Turn]) -> Annotation:

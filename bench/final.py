@@ -3,7 +3,7 @@
 Spawns an embedded server on a temporary SQLite database, streams each file (with question notes from
 its turns, at ``--speed``), waits for ``session_complete`` and then for the final pass's stored report.
 
-    .venv/bin/python bench/final.py [--speed 3] [--files interviews/mock_interview_en ...]
+    .venv/bin/python -m bench.final [--speed 3] [--files interviews/mock_interview_en ...]
 """
 
 from __future__ import annotations
@@ -12,18 +12,12 @@ import argparse
 import asyncio
 import json
 import sqlite3
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients" / "python"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import error_counts, metric_name, print_table, read_manifest, shared_data_dir  # noqa: E402
-from stream import load_native, spawn_server  # noqa: E402
-
-from interview_client import stream_audio  # noqa: E402
+from bench.common import error_counts, metric_name, print_table, read_manifest, shared_data_dir
+from bench.harness import load_native, spawn_server
+from clients.python.interview_client import stream_audio
 
 
 def notes_for(item) -> list[tuple[float, dict]]:

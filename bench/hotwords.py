@@ -11,34 +11,22 @@ For each shared file with a reference (en/, ko/, interviews/), the whole-recordi
 Prints error rates per group and condition, how many term occurrences were recognised, and inserted
 distractor terms. CPU seconds from getrusage.
 
-    .venv/bin/python bench/hotwords.py [--files en/ interviews/]
+    .venv/bin/python -m bench.hotwords [--files en/ interviews/]
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import resource
 import sys
 from dataclasses import replace
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "bench")]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "interview_project.settings")
-
-import django  # noqa: E402
-
-django.setup()
-
-from common import DEFAULT_SETS, ErrorCounts, error_counts, print_table, select_items, shared_data_dir  # noqa: E402
-from django.conf import settings  # noqa: E402
-
-from analysis.audio.preprocess import file_to_16k_mono  # noqa: E402
-from analysis.pipeline import stt_config  # noqa: E402
-from analysis.stt import engine  # noqa: E402
-from analysis.stt.hotwords import hotword_prompt  # noqa: E402
+from analysis.audio.preprocess import file_to_16k_mono
+from analysis.stt import engine
+from analysis.stt.hotwords import hotword_prompt
+from bench.common import DEFAULT_SETS, ErrorCounts, error_counts, print_table, select_items, shared_data_dir
+from bench.preprocess import server_stt_config
 
 
 def terms_of(text: str, language: str) -> list[str]:
@@ -64,7 +52,7 @@ def main() -> None:
     parser.add_argument("--files", nargs="+", default=[], help="substrings of file names (default: all)")
     args = parser.parse_args()
     items = [i for i in select_items(shared_data_dir(), DEFAULT_SETS, args.files) if i.text]
-    config = replace(stt_config(), model=settings.FINAL_WHISPER_MODEL, beam_size=settings.FINAL_BEAM_SIZE)
+    config = replace(server_stt_config(), beam_size=5)  # the final pass: base, beam 5
     refused = {"on": 0, "distractor": 0}
     original = engine.transcribe_clip
 

@@ -5,7 +5,7 @@ server and a byte-counting relay: as PCM16 and as raw Opus packets (``encoding=o
 browser's WebCodecs AudioEncoder sends). Bytes are (a) the audio payload the client sent and (b) the TCP
 bytes upstream (WebSocket framing and permessage-deflate included), per minute of audio.
 
-    .venv/bin/python bench/opus.py [--files en/ ko/ interviews/ | --all] [--speed 4] [--bitrate 24000]
+    .venv/bin/python -m bench.opus [--files en/ ko/ interviews/ | --all] [--speed 4] [--bitrate 24000]
 """
 
 from __future__ import annotations
@@ -13,18 +13,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "clients" / "python"))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from common import DEFAULT_SETS, ErrorCounts, error_counts, metric_name, print_table, select_items, shared_data_dir  # noqa: E402
-from stream import relay, spawn_server  # noqa: E402
-
-from analysis.audio.preprocess import file_to_16k_mono  # noqa: E402
-
-from interview_client import stream_audio  # noqa: E402
+from analysis.audio.preprocess import file_to_16k_mono
+from bench.common import DEFAULT_SETS, ErrorCounts, error_counts, metric_name, print_table, select_items, shared_data_dir
+from bench.harness import relay, spawn_server
+from clients.python.interview_client import stream_audio
 
 
 async def run(args: argparse.Namespace) -> None:

@@ -1,6 +1,6 @@
 """Does each preprocessing step help recognition? Offline WER/CER with every step on and off.
 
-Run: .venv/bin/python bench/preprocess.py [--sets en ko interviews] [--files NAME ...] [--conditions clean noisy]
+Run: .venv/bin/python -m bench.preprocess [--sets en ko interviews] [--files NAME ...] [--conditions clean noisy]
      [--snr-db 10] [--seed 0] [--json out.json]      (reads $SHARED_DATA_DIR, default ../shared/data)
 
 Every file is read, mixed down and resampled to 16 kHz (``file_to_16k_mono``: the baseline every
@@ -38,12 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
 
-from analysis.audio.preprocess import file_to_16k_mono, highpass  # noqa: E402
-from analysis.stt.engine import SttConfig, transcribe_offline  # noqa: E402
-from bench.common import (  # noqa: E402
+from analysis.audio.preprocess import file_to_16k_mono, highpass
+from analysis.stt.engine import SttConfig, transcribe_offline
+from bench.common import (
     DEFAULT_SETS,
     ErrorCounts,
     Item,
@@ -53,6 +51,8 @@ from bench.common import (  # noqa: E402
     select_items,
     shared_data_dir,
 )
+
+REPO = Path(__file__).resolve().parents[1]
 
 CONFIGS: dict[str, tuple[bool, tuple[str, ...]]] = {  # name -> (whole-signal highpass, utterance steps)
     "baseline": (False, ()),

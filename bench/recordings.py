@@ -1,41 +1,29 @@
 """Recorded-interview formats: bytes per audio minute and WER/CER of the whole-recording transcription.
 
 Each shared mock interview (``interviews/``: real recordings of two people in alternating turns, en and
-ko) is encoded into every upload format (``tests/audioencode.py``: the encoders a browser, a phone or a call
+ko) is encoded into every upload format (``bench/audioencode.py``: the encoders a browser, a phone or a call
 recorder use), decoded the way an upload is (``analysis.audio.decode``), and transcribed the way the
 whole-recording pass does (``transcribe_offline`` with ``FINAL_WHISPER_MODEL``/``FINAL_BEAM_SIZE``).
 Prints the file size per audio minute, decode CPU-seconds and the error rate per format.
 
-    .venv/bin/python bench/recordings.py [--formats wav mp3 m4a webm mp4]
+    .venv/bin/python -m bench.recordings [--formats wav mp3 m4a webm mp4]
 """
 
 from __future__ import annotations
 
 import argparse
 import io
-import os
 import resource
-import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(REPO), str(REPO / "bench"), str(REPO / "tests")]
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "interview_project.settings")
+import soundfile as sf
 
-import django  # noqa: E402
-
-django.setup()
-
-import soundfile as sf  # noqa: E402
-from audioencode import FORMATS, encode  # noqa: E402
-from common import error_counts, metric_name, print_table, read_manifest, shared_data_dir  # noqa: E402
-from django.conf import settings  # noqa: E402
-
-from analysis.audio.decode import decode_to_wav  # noqa: E402
-from analysis.pipeline import stt_config  # noqa: E402
-from analysis.stt.engine import transcribe_offline  # noqa: E402
+from analysis.audio.decode import decode_to_wav
+from analysis.stt.engine import transcribe_offline
+from bench.audioencode import FORMATS, encode
+from bench.common import error_counts, metric_name, print_table, read_manifest, shared_data_dir
+from bench.preprocess import server_stt_config
 
 
 def cpu_s() -> float:
@@ -47,7 +35,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--formats", nargs="+", default=sorted(FORMATS), choices=sorted(FORMATS))
     args = parser.parse_args()
-    config = replace(stt_config(), model=settings.FINAL_WHISPER_MODEL, beam_size=settings.FINAL_BEAM_SIZE)
+    config = replace(server_stt_config(), beam_size=5)  # the final pass: base, beam 5
     rows = []
     for item in read_manifest(shared_data_dir() / "interviews"):
         audio, sr = sf.read(item.path, dtype="float32")

@@ -8,14 +8,11 @@ behind it do not support.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-if TYPE_CHECKING:
-    from scoring.rubric import AnswerScore
+from scoring.types import AnswerScore, Finding
 
 Language = Literal["ko", "en"]
-Severity = Literal["info", "warn", "critical"]
 
 DIMENSION_LABELS: dict[str, dict[str, str]] = {
     "relevance": {"en": "Relevance", "ko": "관련성"},
@@ -284,22 +281,6 @@ _STAR_HINT_KO = {
     "action": "본인이 직접 무엇을 했는지",
     "result": "결과가 수치로 어떠했는지",
 }
-
-
-@dataclass(frozen=True)
-class Finding:
-    """One fact a score rests on: a stable code plus the numbers behind it.
-
-    `feedback_code` is set when the fact is worth acting on; `severity` then says how bad the shortfall
-    is and `cost` roughly how many of the dimension's 100 points it lost (used to rank feedback).
-    """
-
-    dimension: str
-    code: str
-    params: dict[str, Any] = field(default_factory=dict)
-    feedback_code: str | None = None
-    severity: Severity = "info"
-    cost: float = 0.0
 
 
 def evidence_line(finding: Finding, language: str) -> str:

@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from scoring.feedback import DIMENSION_LABELS, feedback_for_scores, normalize_language
-from scoring.rubric import DIMENSIONS, AnswerScore, Rubric, SessionScore
+from scoring.rubric import DIMENSIONS, Rubric
+from scoring.types import AnswerScore, SessionScore
 
 SCHEMA_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "docs" / "report.schema.json"

@@ -16,7 +16,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from scoring.feedback import Finding, evidence_line, feedback_for_scores, normalize_language
+from analysis.answers.pace import PACE_RANGE
+from scoring.feedback import evidence_line, feedback_for_scores, normalize_language
+from scoring.types import AnswerScore, Finding, SessionScore
 
 __all__ = [
     "DIMENSIONS",
@@ -70,8 +72,8 @@ DEFAULT_WEIGHTS: dict[str, float] = {
 }
 
 DEFAULT_TARGETS: dict[str, LanguageTargets] = {
-    "en": LanguageTargets("wpm", 110.0, 170.0, fillers_per_min_ok=2.0, fillers_per_min_max=10.0),
-    "ko": LanguageTargets("spm", 250.0, 400.0, fillers_per_min_ok=3.0, fillers_per_min_max=12.0),
+    "en": LanguageTargets("wpm", *PACE_RANGE["wpm"], fillers_per_min_ok=2.0, fillers_per_min_max=10.0),
+    "ko": LanguageTargets("spm", *PACE_RANGE["spm"], fillers_per_min_ok=3.0, fillers_per_min_max=12.0),
 }
 
 
@@ -202,54 +204,6 @@ _THRESHOLD_FIELDS = frozenset(
     {"pause_ratio", "pitch_range_st", "pitch_unsteady_st", "longest_pause_s", "response_latency_s",
      "disfluency_per_min"}
 )  # fmt: skip
-
-
-@dataclass(frozen=True)
-class AnswerScore:
-    """Scores of one answer. `evidence[dim]` lists, in the answer's language, what each score rests on."""
-
-    scores: dict[str, float]
-    overall: float
-    evidence: dict[str, list[str]]
-    language: str = "en"
-    findings: tuple[Finding, ...] = ()
-    stt_confidence: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "scores": dict(self.scores),
-            "overall": self.overall,
-            "evidence": {k: list(v) for k, v in self.evidence.items()},
-            "language": self.language,
-            "stt_confidence": self.stt_confidence,
-        }
-
-
-@dataclass(frozen=True)
-class SessionScore:
-    """Scores of a whole interview, with a band that says how far to trust `overall`.
-
-    `overall` is None only when there were no answers; the band is then the whole 0-100 range.
-    """
-
-    scores: dict[str, float]
-    overall: float | None
-    band: tuple[float, float]
-    n_answers: int
-    stt_confidence: float = 1.0
-    sampling_half_width: float = 0.0
-    stt_half_width: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "scores": dict(self.scores),
-            "overall": self.overall,
-            "band": [self.band[0], self.band[1]],
-            "n_answers": self.n_answers,
-            "stt_confidence": self.stt_confidence,
-            "sampling_half_width": self.sampling_half_width,
-            "stt_half_width": self.stt_half_width,
-        }
 
 
 # --- small numeric helpers ---------------------------------------------------------------------------

@@ -16,6 +16,7 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from analysis import tasks
 from analysis.models import AnswerAnalysis
 from sessions.api.selectors import interview_export
 from sessions.models import Interview, Note, Segment
@@ -163,15 +164,9 @@ class InterviewAdmin(admin.ModelAdmin):
     # --- actions ----------------------------------------------------------------------------------------------
     @admin.action(description="Re-run the final pass")
     def rerun_final_pass(self, request: HttpRequest, queryset: QuerySet[Interview]) -> None:
-        from analysis import tasks  # lazy: the final pass may not be deployed with this admin
-
-        enqueue = getattr(tasks, "enqueue_final_pass", None)
-        if enqueue is None:
-            self.message_user(request, "The final pass is not available in this deployment.", messages.WARNING)
-            return
         count = 0
         for pk in queryset.values_list("pk", flat=True):
-            enqueue(str(pk))
+            tasks.enqueue_final_pass(str(pk))
             count += 1
         self.message_user(request, f"Final pass queued for {count} interview(s).", messages.SUCCESS)
 

@@ -7,11 +7,10 @@ and read rows; everything live happens over the interview WebSocket (protocol v1
 
 from __future__ import annotations
 
-import importlib
 import logging
 import mimetypes
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 from django import forms
@@ -22,6 +21,7 @@ from django.urls import reverse
 from django.views.static import serve
 
 from analysis.models import QuestionSet
+from scoring.selectors import report_html
 from sessions.models import Interview, Note, RecordingImport, Segment
 
 logger = logging.getLogger(__name__)
@@ -119,29 +119,12 @@ def _may_view(request: HttpRequest, interview: Interview) -> bool:
     return bool(user.is_authenticated and (user.pk == interview.owner_id or user.is_staff))
 
 
-def _report_html_function() -> Callable[[Interview], str | None] | None:
-    """``scoring.services.report_html`` when that module and function exist (another package owns them).
-
-    Only the absence of the module itself counts as "missing": an ImportError raised inside it is a bug
-    and must surface, not silently turn the report into a transcript.
-    """
-    try:
-        module = importlib.import_module("scoring.services")
-    except ModuleNotFoundError as exc:
-        if exc.name != "scoring.services":
-            raise
-        return None
-    function = getattr(module, "report_html", None)
-    return function if callable(function) else None
-
-
 def report(request: HttpRequest, interview_id: UUID) -> HttpResponse:
     """``/interviews/<uuid>/report/``: the scoring report when it can be rendered, else the transcript."""
     interview = get_object_or_404(Interview.objects.select_related("question_set"), pk=interview_id)
     if not _may_view(request, interview):
         raise Http404("No such interview")
-    render_report = _report_html_function()
-    html = render_report(interview) if render_report is not None else None
+    html = report_html(interview)
     if html:
         return HttpResponse(html)
     return render(request, "console/transcript.html", _transcript_context(interview))

@@ -16,6 +16,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from analysis.tasks import enqueue_chunk
 from sessions import events, security, services
 from sessions.protocol import (
     PROTOCOL_VERSION,
@@ -113,10 +114,8 @@ class InterviewConsumer(AsyncWebsocketConsumer):
     async def _dispatch(self, message: Any) -> None:
         assert self.meta is not None
         if isinstance(message, AudioChunk):
-            accepted = await services.chunk_accept(meta=self.meta, chunk=message, now=time.time())
-            from analysis.tasks import enqueue_chunk
-
-            await sync_to_async(enqueue_chunk, thread_sensitive=False)(self.meta.session_id, accepted.seq)
+            await services.chunk_accept(meta=self.meta, chunk=message, now=time.time())
+            await sync_to_async(enqueue_chunk, thread_sensitive=False)(self.meta.session_id, message.seq)
         elif isinstance(message, SpeakerNote):
             note = await services.note_add(meta=self.meta, note=message)
             await self.send_json({"type": "note_ack", "id": note.pk, "at": note.at, "kind": note.kind})

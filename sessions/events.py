@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, Protocol, TypedDict
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -47,25 +47,39 @@ class AudioProcessed(TypedDict):
 
 class FinalProgress(TypedDict):
     type: Literal["final_progress"]
-    stage: str
+    stage: Literal["transcribe", "diarize", "analyze", "done"]
     done: float  # 0..1
+
+
+class ReportSummary(TypedDict):
+    stage: str
+    overall: dict[str, Any]
+    answers: list[dict[str, Any]]
+    speakers: list[Any]
 
 
 class SessionComplete(TypedDict):
     type: Literal["session_complete"]
     session_id: str
-    duration_s: float
+    duration_s: float | None
     segments: list[SegmentPayload]
-    report_url: NotRequired[str]
-    report: NotRequired[dict[str, Any]]
+    report_url: str
+    report: NotRequired[ReportSummary]
+
+
+class FeedbackItemPayload(TypedDict):
+    kind: str
+    severity: str
+    message: str
 
 
 class RealTimeFeedback(TypedDict):
     type: Literal["real_time_feedback"]
     answer_id: int
     question: str
-    items: list[dict[str, str]]
+    items: list[FeedbackItemPayload]
     metrics: dict[str, Any]
+    final: bool
 
 
 class ScoreUpdate(TypedDict):
@@ -73,8 +87,19 @@ class ScoreUpdate(TypedDict):
     scope: Literal["answer", "session"]
     answer_id: NotRequired[int]
     scores: dict[str, float]
-    overall: float
+    overall: float | None  # None: nothing to score yet
     band: list[float]
+    n_answers: NotRequired[int]  # session scope
+    provisional: NotRequired[bool]  # answer scope on evaluation_request: the answer is still going on
+
+
+class EvaluationStatus(TypedDict):
+    type: Literal["evaluation_status"]
+    scope: str
+    audio_s: float
+    segments: int
+    words: int
+    transcribed_s: float
 
 
 class ErrorMessage(TypedDict):
@@ -85,17 +110,93 @@ class ErrorMessage(TypedDict):
     seq: NotRequired[int]
 
 
-Event = AudioProcessed | FinalProgress | SessionComplete | RealTimeFeedback | ScoreUpdate | ErrorMessage
+Event = (AudioProcessed | FinalProgress | SessionComplete | RealTimeFeedback | ScoreUpdate | EvaluationStatus
+         | ErrorMessage)
 
-# channel-layer message types: "interview.<event type>" → InterviewConsumer.interview_<event type>
-EVENT_TYPES = (
-    "audio_processed",
-    "final_progress",
-    "session_complete",
-    "real_time_feedback",
-    "score_update",
-    "error_message",
-)
+
+# --- builders: the one place each event's shape is written ----------------------------------------------------
+def audio_processed(*, seq: int, segments: list[Any], partial: str, lag_ms: int,
+                    timings_ms: dict[str, float]) -> AudioProcessed:
+    return {"type": "audio_processed", "seq": seq, "segments": segments, "partial": partial, "lag_ms": lag_ms,
+            "timings_ms": timings_ms}
+
+
+def final_progress(*, stage: Literal["transcribe", "diarize", "analyze", "done"], done: float) -> FinalProgress:
+    return {"type": "final_progress", "stage": stage, "done": round(done, 2)}
+
+
+def session_complete(*, session_id: str, duration_s: float | None, segments: list[Any], report_url: str,
+                     report: ReportSummary | None) -> SessionComplete:
+    event: SessionComplete = {"type": "session_complete", "session_id": session_id, "duration_s": duration_s,
+                              "segments": segments, "report_url": report_url}
+    if report is not None:
+        event["report"] = report
+    return event
+
+
+def live_feedback(*, answer_id: int, question: str, items: list[Any], metrics: dict[str, Any],
+                  final: bool = False) -> RealTimeFeedback:
+    return {"type": "real_time_feedback", "answer_id": answer_id, "question": question, "items": items,
+            "metrics": metrics, "final": final}
+
+
+class _AnswerScoreLike(Protocol):
+    scores: dict[str, float]
+    overall: float
+
+
+class _SessionScoreLike(Protocol):
+    scores: dict[str, float]
+    overall: float | None
+    band: tuple[float, float]
+    n_answers: int
+
+
+DELIVERY_METRICS = ("rate", "rate_unit", "pause_count", "longest_pause_s", "filler_count", "response_latency_s",
+                    "duration_s")
+
+
+def answer_score(*, answer_id: int, score: _AnswerScoreLike, provisional: bool | None = None) -> ScoreUpdate:
+    event: ScoreUpdate = {"type": "score_update", "scope": "answer", "answer_id": answer_id, "scores": score.scores,
+                          "overall": score.overall, "band": [score.overall, score.overall]}
+    if provisional is not None:
+        event["provisional"] = provisional
+    return event
+
+
+def answer_scored(*, answer_id: int, question: str, feedback: list[Any], delivery: dict[str, Any],
+                  score: _AnswerScoreLike) -> list[Event]:
+    """An answer that ended and was scored: its final feedback with the delivery metrics, then its score."""
+    metrics: dict[str, Any] = {k: delivery.get(k) for k in DELIVERY_METRICS}
+    metrics["overall"] = score.overall
+    return [live_feedback(answer_id=answer_id, question=question, items=feedback, metrics=metrics, final=True),
+            answer_score(answer_id=answer_id, score=score)]
+
+
+def session_score(score: _SessionScoreLike) -> ScoreUpdate:
+    return {"type": "score_update", "scope": "session", "scores": score.scores, "overall": score.overall,
+            "band": [round(score.band[0], 1), round(score.band[1], 1)], "n_answers": score.n_answers}
+
+
+def no_score(scope: Literal["answer", "session"]) -> ScoreUpdate:
+    """A ``score_update`` before there is anything to score: no overall, the whole band."""
+    event: ScoreUpdate = {"type": "score_update", "scope": scope, "scores": {}, "overall": None, "band": [0.0, 100.0]}
+    if scope == "session":
+        event["n_answers"] = 0
+    return event
+
+
+def evaluation_status(*, scope: str, audio_s: float, segments: int, words: int,
+                      transcribed_s: float) -> EvaluationStatus:
+    return {"type": "evaluation_status", "scope": scope, "audio_s": round(audio_s, 2), "segments": segments,
+            "words": words, "transcribed_s": transcribed_s}
+
+
+def error_message(*, code: str, message: str, fatal: bool, seq: int | None = None) -> ErrorMessage:
+    event: ErrorMessage = {"type": "error_message", "code": code, "message": message, "fatal": fatal}
+    if seq is not None:
+        event["seq"] = seq
+    return event
 
 
 def group_name(session_id: str) -> str:
@@ -134,9 +235,3 @@ def publish(session_id: str, event: Event) -> None:
             future.result(timeout=10)
             return
     async_to_sync(layer.group_send)(group, message)
-
-
-async def apublish(session_id: str, event: Event) -> None:
-    layer = get_channel_layer()
-    if layer is not None:
-        await layer.group_send(group_name(session_id), _message(event))

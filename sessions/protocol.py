@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qs
 
-from analysis.audio import opus
-
 PROTOCOL_VERSION = 1
 LANGUAGES = ("ko", "en", "auto")
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 48000
@@ -176,11 +174,52 @@ def _check_pcm(pcm: bytes, seq: int, *, sample_rate: int, channels: int, max_chu
         raise ProtocolError(ErrorCode.CHUNK_TOO_SHORT, f"chunks must hold at least {MIN_CHUNK_MS} ms of audio", seq=seq)
 
 
+# --- Opus framing (encoding=opus): length-prefixed raw packets; durations from their TOC bytes ---------------
+_OPUS_FRAME = {**{c: (480, 960, 1920, 2880)[c % 4] for c in range(12)}, **{c: (480, 960)[c % 2] for c in range(12, 16)},
+               **{c: (120, 240, 480, 960)[c % 4] for c in range(16, 32)}}  # RFC 6716 table 2, in 1/48000 s
+
+
+class OpusFrameError(ValueError):
+    pass
+
+
+def opus_packet_samples(packet: bytes) -> int:
+    """Samples (48 kHz, per channel) of one Opus packet, from its TOC byte (and frame-count byte)."""
+    if not packet:
+        raise OpusFrameError("empty Opus packet")
+    code = packet[0] & 0x3
+    if code == 3 and len(packet) < 2:
+        raise OpusFrameError("Opus packet with code 3 lacks its frame count byte")
+    count = 1 if code == 0 else 2 if code < 3 else packet[1] & 0x3F
+    if count == 0:
+        raise OpusFrameError("Opus packet with zero frames")
+    samples = count * _OPUS_FRAME[packet[0] >> 3]
+    if samples > 120 * 48:
+        raise OpusFrameError("Opus packet longer than 120 ms")
+    return samples
+
+
+def opus_payload_samples(payload: bytes) -> int:
+    """Samples of a chunk payload ``(u16 big-endian length, packet)*``; validates the framing."""
+    total, offset = 0, 0
+    while offset < len(payload):
+        if offset + 2 > len(payload):
+            raise OpusFrameError(f"truncated length prefix at byte {offset}")
+        (length,) = struct.unpack_from(">H", payload, offset)
+        if length == 0 or offset + 2 + length > len(payload):
+            raise OpusFrameError(f"packet of {length} bytes at byte {offset} does not fit the payload")
+        total += opus_packet_samples(payload[offset + 2 : offset + 2 + length])
+        offset += 2 + length
+    if total == 0:
+        raise OpusFrameError("no Opus packets in the chunk")
+    return total
+
+
 def _check_opus(payload: bytes, seq: int, *, sample_rate: int, max_chunk_ms: int) -> int:
     """Frames (at 48 kHz) of an Opus chunk, from the packets' TOC bytes; the framing is validated."""
     try:
-        frames = opus.payload_samples(payload)
-    except opus.OpusFrameError as exc:
+        frames = opus_payload_samples(payload)
+    except OpusFrameError as exc:
         raise ProtocolError(ErrorCode.BAD_AUDIO, f"not length-prefixed Opus packets: {exc}", seq=seq) from None
     if frames * 1000 > sample_rate * max_chunk_ms:
         raise ProtocolError(ErrorCode.CHUNK_TOO_LARGE, f"chunk of {frames / 48:.0f} ms exceeds {max_chunk_ms} ms", seq=seq)

@@ -2,6 +2,9 @@
 
 Async functions serve the consumer (Redis through ``redis.asyncio``, the ORM through
 ``database_sync_to_async``); sync ones serve the Celery pipeline.
+
+This module never imports ``analysis`` (the pipeline sits above it): the work it queues is sent by Celery
+task name (``send_task``), the names being part of the deployment's contract with its workers.
 """
 
 from __future__ import annotations
@@ -9,31 +12,32 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
 from typing import Any
 
+from asgiref.sync import sync_to_async
+from celery import current_app, signature
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from analysis.domain_terms import hotwords_of
-from sessions import events, state
+from scoring.selectors import report_summary, report_url
+from sessions import events, selectors, state
 from sessions.models import Interview, Note, Segment
 from sessions.protocol import AudioChunk, ConnectParams, ErrorCode, ProtocolError, SpeakerNote
-from sessions.state import Keys, SessionMeta, resume_key
+from sessions.state import Arrival, Keys, SessionMeta, resume_key
 
 logger = logging.getLogger(__name__)
 
 
 # --- starting and resuming ------------------------------------------------------------------------------------------
 def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
-    from analysis.models import QuestionSet
-
     question_set = None
     if params.question_set:
-        question_set = QuestionSet.objects.filter(slug=params.question_set).first()
+        # The question set model through the interview's foreign key: sessions' models own that dependency.
+        question_sets = Interview._meta.get_field("question_set").related_model._default_manager
+        question_set = question_sets.filter(slug=params.question_set).first()
         if question_set is None:
             raise ProtocolError(ErrorCode.BAD_PARAMETERS, f"unknown question_set '{params.question_set[:80]}'", fatal=True)
     return Interview.objects.create(
@@ -52,7 +56,7 @@ def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
 async def interview_start(*, params: ConnectParams, owner_id: int | None) -> SessionMeta:
     interview = await database_sync_to_async(_create_interview)(params, owner_id)
     options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set,
-               "encoding": params.encoding, "hotwords": await database_sync_to_async(hotwords_of)(interview)}
+               "encoding": params.encoding}
     meta = SessionMeta(
         session_id=str(interview.id),
         language=params.language,
@@ -99,12 +103,7 @@ async def session_touch(*, session_id: str) -> None:
 
 
 # --- audio ---------------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Accepted:
-    seq: int
-
-
-async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> Accepted:
+async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> None:
     """Check a chunk against the session, store it in the live buffer and advance ``last_seq``.
 
     ``meta`` is the consumer's copy of the session (the consumer is the session's only writer of
@@ -132,14 +131,13 @@ async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> A
     client = state.async_client()
     async with client.pipeline(transaction=True) as pipe:
         pipe.hsetnx(keys.raw, chunk.seq, chunk.pcm)
-        pipe.hset(keys.recv, chunk.seq, f"{now:.6f}|{in_offset}")
+        pipe.hset(keys.recv, chunk.seq, Arrival(wall=now, offset=in_offset).encode())
         pipe.hset(keys.meta, mapping={"last_seq": chunk.seq, "audio_s": repr(meta.audio_s + duration)})
         for key in (keys.raw, keys.recv, keys.meta):
             pipe.expire(key, state.ttl())
         await pipe.execute()
     meta.last_seq = chunk.seq
     meta.audio_s += duration
-    return Accepted(seq=chunk.seq)
 
 
 async def delivered_mark(*, session_id: str, seq: int) -> None:
@@ -160,9 +158,9 @@ async def undelivered_events(*, session_id: str, after_seq: int) -> list[events.
     for s, raw in zip(seqs, results):
         if raw is None:
             continue
-        data = json.loads(raw)
-        out.append({"type": "audio_processed", "seq": s, "segments": data["segments"], "partial": data["partial"],
-                    "lag_ms": 0, "timings_ms": data.get("timings_ms", {})})
+        data = state.decode_result(raw)
+        out.append(events.audio_processed(seq=s, segments=data["segments"], partial=data["partial"], lag_ms=0,
+                                          timings_ms=data["timings_ms"]))
     return out
 
 
@@ -176,24 +174,18 @@ async def note_add(*, meta: SessionMeta, note: SpeakerNote) -> Note:
     stored = await database_sync_to_async(_add_note)(meta.session_id, note, round(meta.audio_s, 3))
     if note.speaker is not None or note.kind == "question":
         keys = Keys(meta.session_id)
-        hint = {"at": stored.at, "speaker": note.speaker, "kind": note.kind, "text": note.text[:500]}
+        hint: state.Hint = {"at": stored.at, "speaker": note.speaker, "kind": note.kind, "text": note.text[:500]}
         client = state.async_client()
         async with client.pipeline(transaction=False) as pipe:
-            pipe.rpush(keys.hints, json.dumps(hint, ensure_ascii=False))
+            pipe.rpush(keys.hints, state.encode_hint(hint))
             pipe.expire(keys.hints, state.ttl())
             await pipe.execute()
     return stored
 
 
-def _transcript_stats(session_id: str) -> dict[str, Any]:
-    segments = list(Segment.objects.filter(interview_id=session_id).values_list("text", "end"))
-    words = sum(len(text.split()) for text, _ in segments)
-    return {"segments": len(segments), "words": words, "transcribed_s": round(max((e for _, e in segments), default=0.0), 2)}
-
-
-async def evaluation_status(*, meta: SessionMeta, scope: str) -> dict[str, Any]:
-    stats = await database_sync_to_async(_transcript_stats)(meta.session_id)
-    return {"type": "evaluation_status", "scope": scope, "audio_s": round(meta.audio_s, 2), **stats}
+async def evaluation_status(*, meta: SessionMeta, scope: str) -> events.EvaluationStatus:
+    stats = await database_sync_to_async(selectors.transcript_stats)(meta.session_id)
+    return events.evaluation_status(scope=scope, audio_s=meta.audio_s, **stats)
 
 
 async def session_end_request(*, meta: SessionMeta) -> bool:
@@ -204,20 +196,18 @@ async def session_end_request(*, meta: SessionMeta) -> bool:
     meta.end_seq = meta.last_seq
     client = state.async_client()
     await client.hset(Keys(meta.session_id).meta, mapping={"status": "ending", "end_seq": meta.end_seq})
-    from asgiref.sync import sync_to_async
-
-    from analysis.tasks import enqueue_finalize
-
-    await sync_to_async(enqueue_finalize, thread_sensitive=False)(meta.session_id)
+    await sync_to_async(_send, thread_sensitive=False)("interview.finalize", meta.session_id)
     return True
 
 
 async def evaluation_enqueue(*, meta: SessionMeta, scope: str) -> None:
-    from asgiref.sync import sync_to_async
+    await sync_to_async(_send, thread_sensitive=False)("interview.evaluate", meta.session_id, scope, errback=False)
 
-    from analysis.tasks import evaluate
 
-    await sync_to_async(evaluate.si(meta.session_id, scope).apply_async, thread_sensitive=False)()
+def _send(task_name: str, session_id: str, *args: Any, errback: bool = True) -> None:
+    """Queue a pipeline task by name; its failures reach the client through ``interview.chunk_failed``."""
+    link_error = signature("interview.chunk_failed", kwargs={"session_id": session_id}) if errback else None
+    current_app.send_task(task_name, args=(session_id, *args), link_error=link_error)
 
 
 # --- writes from the pipeline ----------------------------------------------------------------------------------------
@@ -258,38 +248,21 @@ def interview_complete(*, session_id: str, wav: bytes, duration_s: float, last_s
     interview.save()
 
 
-def segment_payloads(session_id: str) -> list[dict[str, Any]]:
-    return [
-        {"id": s.index, "start": s.start, "end": s.end, "text": s.text, "confidence": s.confidence, "words": s.words,
-         "language": s.language, "speaker": s.speaker, "role": s.role, "role_confidence": s.role_confidence}
-        for s in Segment.objects.filter(interview_id=session_id).order_by("index")
-    ]
-
-
 def interview_republish_complete(*, session_id: str) -> None:
+    """Announce ``session_complete`` (again: a late or resumed client gets the same event)."""
     interview = Interview.objects.filter(pk=session_id).first()
     if interview is None:
         return
-    from analysis.final import report_summary, report_url
-
-    event: events.SessionComplete = {
-        "type": "session_complete",
-        "session_id": session_id,
-        "duration_s": interview.duration_s,
-        "segments": segment_payloads(session_id),  # type: ignore[typeddict-item]
-        "report_url": report_url(session_id),
-    }
-    summary = report_summary(interview)
-    if summary is not None:
-        event["report"] = summary
-    events.publish(session_id, event)
+    events.publish(session_id, events.session_complete(
+        session_id=session_id, duration_s=interview.duration_s, segments=selectors.segment_payloads(session_id),
+        report_url=report_url(session_id), report=report_summary(interview),
+    ))
 
 
 def processing_failed(*, session_id: str, seq: int | None, reason: str) -> None:
     """Record a pipeline failure and tell the client (the session keeps running)."""
     Interview.objects.filter(pk=session_id).update(error_message=reason[:2000])
-    event: events.ErrorMessage = {"type": "error_message", "code": ErrorCode.PROCESSING_FAILED,
-                                  "message": "processing of the audio failed; the team has the details", "fatal": False}
-    if seq is not None:
-        event["seq"] = seq
-    events.publish(session_id, event)
+    events.publish(session_id, events.error_message(
+        code=ErrorCode.PROCESSING_FAILED, message="processing of the audio failed; the team has the details",
+        fatal=False, seq=seq,
+    ))

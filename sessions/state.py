@@ -8,11 +8,12 @@ semantics (TTL, NX, pipelines) hold in both shapes.
 from __future__ import annotations
 
 import asyncio
+import json
 import secrets
 import weakref
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any
+from typing import Any, NotRequired, TypedDict
 
 import redis
 import redis.asyncio as aioredis
@@ -32,14 +33,14 @@ class Keys:
         self.session_id = session_id
         self.meta = _key(session_id, "meta")  # hash: SessionMeta fields
         self.raw = _key(session_id, "raw")  # hash: seq -> raw client PCM (deleted once no longer needed)
-        self.recv = _key(session_id, "recv")  # hash: seq -> wall time the chunk was accepted
+        self.recv = _key(session_id, "recv")  # hash: seq -> Arrival ("wall|offset")
         self.pcm = _key(session_id, "pcm")  # hash: seq -> 16 kHz mono int16 after preprocessing
         self.pcm_channels = _key(session_id, "pcmch")  # hash: seq -> 16 kHz int16, channels interleaved
-        self.cursor = _key(session_id, "cursor")  # hash: stage -> last seq that stage finished
+        self.cursor = _key(session_id, "cursor")  # hash: stage -> last seq that stage finished (int)
         self.stt = _key(session_id, "stt")  # string: JSON streaming-transcriber state
-        self.result = _key(session_id, "result")  # hash: seq -> JSON result of the chunk's chain
-        self.stage_state = _key(session_id, "stage")  # hash: stage -> JSON state of later stages
-        self.hints = _key(session_id, "hints")  # list: JSON speaker hints from notes, for the diarizer
+        self.result = _key(session_id, "result")  # hash: seq -> ChunkResult (JSON)
+        self.stage_state = _key(session_id, "stage")  # hash: stage -> JSON object, that stage's memory
+        self.hints = _key(session_id, "hints")  # list: Hint (JSON) from notes, for the diarizer
 
     def lock(self, stage: str) -> str:
         return _key(self.session_id, f"lock:{stage}")
@@ -51,6 +52,79 @@ class Keys:
 
 def resume_key(token: str) -> str:
     return f"{PREFIX}:resume:{token}"
+
+
+# --- value codecs: the format of every value stored under the keys above ------------------------------------
+def _text(raw: bytes | str) -> str:
+    return raw.decode() if isinstance(raw, bytes) else raw
+
+
+@dataclass(frozen=True)
+class Arrival:
+    """When a chunk was accepted (``wall``, epoch seconds) and its first frame in the client's stream."""
+
+    wall: float
+    offset: int  # frames at the client's sample rate
+
+    def encode(self) -> str:
+        return f"{self.wall:.6f}|{self.offset}"
+
+    @classmethod
+    def decode(cls, raw: bytes | str) -> Arrival:
+        wall, offset = _text(raw).split("|")
+        return cls(wall=float(wall), offset=int(offset))
+
+
+class ChunkResult(TypedDict):
+    """What the chain stored for one chunk: written by transcribe, rewritten by the later stages."""
+
+    segments: list[dict[str, Any]]
+    partial: str
+    timings_ms: dict[str, float]
+    events: NotRequired[list[dict[str, Any]]]  # extra events (feedback, scores) published after the chunk
+
+
+def empty_result() -> ChunkResult:
+    return {"segments": [], "partial": "", "timings_ms": {}}
+
+
+def encode_result(result: ChunkResult) -> str:
+    return json.dumps(result, ensure_ascii=False)
+
+
+def decode_result(raw: bytes | str) -> ChunkResult:
+    data = json.loads(raw)
+    data.setdefault("timings_ms", {})
+    return data  # type: ignore[no-any-return]
+
+
+class Hint(TypedDict):
+    """Who-speaks-now evidence from a note, for the diarizer."""
+
+    at: float
+    speaker: str | None
+    kind: str
+    text: str
+
+
+def encode_hint(hint: Hint) -> str:
+    return json.dumps(hint, ensure_ascii=False)
+
+
+def decode_hint(raw: bytes | str) -> Hint:
+    return json.loads(raw)  # type: ignore[no-any-return]
+
+
+def encode_stage_state(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
+def decode_stage_state(raw: bytes | str | None) -> dict[str, Any]:
+    return json.loads(raw) if raw else {}
+
+
+def decode_cursor(raw: bytes | str | None) -> int:
+    return int(raw) if raw is not None else -1
 
 
 @dataclass
@@ -146,16 +220,53 @@ def update_meta(session_id: str, **fields: Any) -> None:
 
 
 def get_cursor(session_id: str, stage: str) -> int:
-    value = sync_client().hget(Keys(session_id).cursor, stage)
-    return int(value) if value is not None else -1
+    return decode_cursor(sync_client().hget(Keys(session_id).cursor, stage))
 
 
-def touch(session_id: str) -> None:
-    """Push back the expiry of every key of the session."""
-    pipe = sync_client().pipeline()
-    for key in Keys(session_id).all():
-        pipe.expire(key, ttl())
-    pipe.execute()
+def queue_cursor(pipe: Any, session_id: str, stage: str, seq: int) -> None:
+    keys = Keys(session_id)
+    pipe.hset(keys.cursor, stage, seq)
+    pipe.expire(keys.cursor, ttl())
+
+
+def arrival(session_id: str, seq: int) -> Arrival | None:
+    raw = sync_client().hget(Keys(session_id).recv, seq)
+    return Arrival.decode(raw) if raw is not None else None
+
+
+def arrivals(session_id: str) -> dict[int, Arrival]:
+    return {int(k): Arrival.decode(v) for k, v in sync_client().hgetall(Keys(session_id).recv).items()}
+
+
+def load_results(session_id: str, first: int, last: int) -> dict[int, ChunkResult]:
+    seqs = list(range(first, last + 1))
+    raw = sync_client().hmget(Keys(session_id).result, seqs) if seqs else []
+    return {s: decode_result(r) for s, r in zip(seqs, raw) if r is not None}
+
+
+def queue_results(pipe: Any, session_id: str, results: dict[int, ChunkResult]) -> None:
+    keys = Keys(session_id)
+    if results:
+        pipe.hset(keys.result, mapping={s: encode_result(r) for s, r in results.items()})
+        pipe.expire(keys.result, ttl())
+
+
+def load_stage_state(session_id: str, stage: str) -> dict[str, Any]:
+    return decode_stage_state(sync_client().hget(Keys(session_id).stage_state, stage))
+
+
+def queue_stage_state(pipe: Any, session_id: str, stage: str, data: dict[str, Any]) -> None:
+    keys = Keys(session_id)
+    pipe.hset(keys.stage_state, stage, encode_stage_state(data))
+    pipe.expire(keys.stage_state, ttl())
+
+
+def take_hints(pipe: Any, session_id: str) -> list[Hint]:
+    """The hints queued so far; their deletion is queued on ``pipe`` (committed with the stage's step)."""
+    keys = Keys(session_id)
+    hints = [decode_hint(h) for h in sync_client().lrange(keys.hints, 0, -1)]
+    pipe.delete(keys.hints)
+    return hints
 
 
 def delete_session(session_id: str) -> None:

@@ -1,7 +1,7 @@
 """Answer analysis: what the pipeline calls when an answer ends (and, cheaply, while it goes on).
 
 Django-free. Inputs are plain data (committed segments, notes) and 16 kHz mono float32 audio; outputs are
-dataclasses with ``to_dict()``. The dict shape of :class:`AnswerAnalysis` is the contract with scoring.
+dataclasses with ``to_dict()``. The dict shape of :class:`AnalyzedAnswer` is the contract with scoring.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from analysis.answers.timeline import AnswerSpan, build_timeline
 
 __all__ = [
     "AffectResult",
-    "AnswerAnalysis",
+    "AnalyzedAnswer",
     "AnswerSpan",
     "ContentMetrics",
     "DeliveryMetrics",
@@ -40,7 +40,7 @@ __all__ = [
 
 
 @dataclass
-class AnswerAnalysis:
+class AnalyzedAnswer:
     """Everything measured about one answer. ``vocal`` is kept so the caller can grow a speaker baseline."""
 
     language: str
@@ -88,7 +88,7 @@ def analyze_answer(
     llm: LlmConfig | None = None,
     baseline: VocalBaseline | Mapping[str, Any] | None = None,
     sample_rate: int = SAMPLE_RATE,
-) -> AnswerAnalysis:
+) -> AnalyzedAnswer:
     """Analyse one answer span end to end.
 
     ``audio`` is 16 kHz mono float32 whose first sample is at ``audio_start`` session seconds (the whole
@@ -129,7 +129,7 @@ def analyze_answer(
 
     start = span.answer_start if span.answer_start is not None else (span.question_end or 0.0)
     end = span.answer_end if span.answer_end is not None else start
-    return AnswerAnalysis(
+    return AnalyzedAnswer(
         language=lang,
         question=span.question_text,
         answer_text=text,

@@ -5,7 +5,7 @@ and is only emitted when its evidence is present: no answer ever gets a generic 
 Affect is deliberately not turned into feedback: telling a candidate how they seemed to feel is the part
 of emotion inference that regulation restricts, and it is not actionable anyway.
 
-Thresholds (documented in docs/analysis.md): rate outside 110-170 wpm / 220-380 syllables per minute,
+Thresholds (documented in docs/analysis.md): rate outside 110-170 wpm / 250-400 syllables per minute (``pace``),
 more than 6 fillers per minute (12: critical), a pause of 4 s or more inside the answer, latency over 6 s,
 answers shorter than 20 s or longer than 180 s, relevance under 0.35, specificity under 0.3.
 """
@@ -13,16 +13,17 @@ answers shorter than 20 s or longer than 180 s, relevance under 0.35, specificit
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from analysis.answers.content import ContentMetrics
 from analysis.answers.delivery import DeliveryMetrics
+from analysis.answers.pace import PACE_RANGE
 from analysis.answers.text import normalize_language
 
 Severity = Literal["info", "warn", "critical"]
 _ORDER = {"critical": 0, "warn": 1, "info": 2}
 
-RATE_BOUNDS = {"wpm": (110.0, 170.0), "spm": (220.0, 380.0)}
+RATE_BOUNDS = PACE_RANGE
 FILLER_WARN_PER_MIN = 6.0
 FILLER_CRITICAL_PER_MIN = 12.0
 LONG_PAUSE_S = 4.0
@@ -136,4 +137,33 @@ def feedback_items(
         add("clarity", "info", "음성 인식 신뢰도가 낮습니다. 또렷하게, 마이크 가까이에서 말해 보세요.",
             f"Speech recognition confidence was low ({d.stt_confidence:.2f}); speak clearly and close to the mic.")
     items.sort(key=lambda item: _ORDER[item.severity])
+    return items
+
+
+LIVE_MIN_SPEECH_S = 8.0  # no pace nudge before this much speech: an early rate estimate is noise
+
+
+def live_pace_items(metrics: dict[str, Any], language: str) -> list[dict[str, str]]:
+    """Short delivery nudges while the answer is going on (text and timing only)."""
+    ko = language == "ko"
+    items: list[dict[str, str]] = []
+    rate, unit = metrics.get("rate") or 0.0, metrics.get("rate_unit")
+    unit = "spm" if unit == "spm" else "wpm"
+    slow, fast = PACE_RANGE[unit]
+    if metrics.get("speech_s", 0) >= LIVE_MIN_SPEECH_S and rate > fast:
+        items.append({"kind": "pace", "severity": "warn",
+                      "message": f"말이 빠릅니다 (분당 {rate:.0f}음절). 조금 천천히 말해 보세요." if ko
+                      else f"You are speaking fast ({rate:.0f} wpm); slow down a little."})
+    elif metrics.get("speech_s", 0) >= LIVE_MIN_SPEECH_S and 0 < rate < slow:
+        items.append({"kind": "pace", "severity": "info",
+                      "message": f"말이 느린 편입니다 (분당 {rate:.0f}음절)." if ko else f"Your pace is slow ({rate:.0f} wpm)."})
+    if (metrics.get("filler_per_min") or 0) > FILLER_WARN_PER_MIN and (metrics.get("filler_count") or 0) >= 3:
+        fillers = ", ".join(list((metrics.get("fillers") or {}).keys())[:3])
+        items.append({"kind": "fillers", "severity": "warn",
+                      "message": f"군말이 잦습니다 ({fillers}). 잠깐 멈추는 편이 낫습니다." if ko
+                      else f"Frequent fillers ({fillers}); a short pause works better."})
+    if (metrics.get("longest_pause_s") or 0) > LONG_PAUSE_S:
+        items.append({"kind": "pause", "severity": "info",
+                      "message": "긴 침묵이 있었습니다. 생각을 정리하는 말로 이어가 보세요." if ko
+                      else "A long silence; bridge it by saying what you are thinking about."})
     return items

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from analysis.answers.text import Morph, english_stem, english_words, morphs, normalize_language
 
 _KO_NOUN_TAGS = frozenset({"NNG", "NNP", "SL", "SH"})
-_KO_RUN_TAGS = _KO_NOUN_TAGS | {"XSN"}
 _KO_VERB_TAGS = frozenset({"VV", "VA"})
 # Generic nouns that say nothing about the topic of an answer.
 KO_STOP_NOUNS = frozenset(

@@ -17,7 +17,6 @@ from scipy import signal
 
 TARGET_SR = 16000
 CONTEXT_S = 0.1
-OPTIONAL_STEPS = ("highpass", "loudness", "denoise")
 
 
 class AudioFormatError(ValueError):

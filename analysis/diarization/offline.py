@@ -9,7 +9,6 @@ labels so that "S1" keeps meaning the same voice in the stored transcript.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import linear_sum_assignment

@@ -9,10 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.core.exceptions import ObjectDoesNotExist
 from django.db.models import F, Q, QuerySet
 
 from analysis.models import QuestionSet
+from scoring.selectors import report_for
 from sessions.api.exports import TranscriptSegment, normalize_segments
 from sessions.models import Interview, Note, Segment
 
@@ -60,11 +60,7 @@ def interview_transcript(*, interview: Interview) -> tuple[list[TranscriptSegmen
 
 def interview_report_dict(*, interview: Interview) -> dict[str, Any] | None:
     """The stored report JSON, or None while the final pass has not produced one."""
-    try:
-        report = interview.report
-    except ObjectDoesNotExist:
-        return None
-    return report.report or None
+    return report_for(interview)
 
 
 def interview_export(*, interview: Interview) -> dict[str, Any]:

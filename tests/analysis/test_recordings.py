@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import soundfile as sf
-from audioencode import encode
+from bench.audioencode import encode
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from rest_framework.authtoken.models import Token

@@ -1,20 +1,15 @@
 """Smoke tests of the bench helpers: normalisation, error rates, manifest reading and the latency arithmetic.
 
-No server and no model: the latency test feeds ``bench.stream.latencies`` a hand-built ``StreamLog``.
+No server and no model: the latency test feeds ``bench.harness.latencies`` a hand-built ``StreamLog``.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO))
-
-from bench.common import (  # noqa: E402
+from bench.common import (
     error_counts,
     korean_numbers_to_hangul,
     normalize_en,
@@ -25,6 +20,8 @@ from bench.common import (  # noqa: E402
     shared_data_dir,
     sino_korean,
 )
+from bench.harness import latencies
+from clients.python.interview_client import StreamLog
 
 
 @pytest.mark.parametrize(
@@ -80,9 +77,6 @@ def test_manifests_are_read_in_place() -> None:
 
 
 def test_latencies_from_a_hand_built_log() -> None:
-    from bench.stream import latencies
-    from interview_client import StreamLog
-
     log = StreamLog()
     for seq in range(8):  # 250 ms chunks sent at t = 100 + 0.25 * (seq + 1)
         log.sent_at[seq] = 100.0 + 0.25 * (seq + 1)

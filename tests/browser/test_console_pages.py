@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sys
-import types
 from collections.abc import Iterator
 
 import pytest
 from django.test import Client, override_settings
 
 from analysis.models import QuestionSet
+from sessions import console
 from sessions.models import Interview, Note, Segment
 
 pytestmark = pytest.mark.django_db
@@ -76,9 +75,8 @@ def interview() -> Interview:
 
 @pytest.fixture
 def no_report_html(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Pretend scoring.services has no report_html, whatever another package has written meanwhile."""
-    module = types.ModuleType("scoring.services")
-    monkeypatch.setitem(sys.modules, "scoring.services", module)
+    """The report page as it is before a report is stored: no scored report to render."""
+    monkeypatch.setattr(console, "report_html", lambda interview: None)
     yield
 
 
@@ -100,20 +98,18 @@ def test_report_falls_back_to_the_stored_transcript_with_roles(client: Client, i
 
 def test_report_uses_scoring_report_html_when_it_renders(client: Client, interview: Interview,
                                                          monkeypatch: pytest.MonkeyPatch, debug: None) -> None:
-    module = types.ModuleType("scoring.services")
     seen: list[Interview] = []
 
     def report_html(target: Interview) -> str | None:
         seen.append(target)
         return "<!DOCTYPE html><title>scored</title><p>the scored report</p>"
 
-    module.report_html = report_html  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "scoring.services", module)
+    monkeypatch.setattr(console, "report_html", report_html)
     response = client.get(f"/interviews/{interview.pk}/report/")
     assert response.content.decode().endswith("<p>the scored report</p>")
     assert [i.pk for i in seen] == [interview.pk]
 
-    module.report_html = lambda target: None  # type: ignore[attr-defined]
+    monkeypatch.setattr(console, "report_html", lambda target: None)
     assert 'class="seg role-candidate"' in client.get(f"/interviews/{interview.pk}/report/").content.decode()
 
 

@@ -13,7 +13,7 @@ from shareddata import manifest
 from textnorm import error_rate
 
 from analysis.audio.preprocess import load_audio_file
-from interview_client import StreamLog, stream_audio
+from clients.python.interview_client import StreamLog, stream_audio
 
 pytestmark = [pytest.mark.integration, pytest.mark.models]
 

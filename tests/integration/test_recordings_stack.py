@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import soundfile as sf
-from audioencode import encode
+from bench.audioencode import encode
 from shareddata import DATA, REPO, manifest
 from textnorm import error_rate
 

@@ -16,7 +16,7 @@ from channels.testing import WebsocketCommunicator
 
 from analysis.audio.preprocess import file_to_16k_mono
 from interview_project.asgi import application
-from interview_client import pcm16
+from clients.python.interview_client import pcm16
 from sessions.models import Interview, Note
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.models]

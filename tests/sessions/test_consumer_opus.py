@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 from channels.testing import WebsocketCommunicator
-from shareddata import DATA, manifest
+from shareddata import manifest
 from textnorm import error_rate
 
 from analysis.audio import opus
 from analysis.audio.preprocess import file_to_16k_mono
 from interview_project.asgi import application
-from interview_client import pcm16
+from clients.python.interview_client import pcm16
 from sessions.models import Interview
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.models]

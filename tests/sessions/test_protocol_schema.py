@@ -18,7 +18,7 @@ from analysis import final
 from analysis.audio.preprocess import file_to_16k_mono
 from interview_project.asgi import application
 from sessions import events
-from interview_client import pcm16
+from clients.python.interview_client import pcm16
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "protocol.schema.json").read_text())
 ORIGIN = [(b"origin", b"http://127.0.0.1")]

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 import soundfile as sf
-from audioencode import FORMATS, encode
+from bench.audioencode import FORMATS, encode
 from shareddata import DATA
 
 from analysis.audio.decode import RecordingError, decode_to_wav

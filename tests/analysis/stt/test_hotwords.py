@@ -31,7 +31,7 @@ def test_copy_guard(text: str, copied: bool) -> None:
 @pytest.mark.django_db
 def test_interview_hotwords_come_from_custom_terms_then_the_question_set(settings) -> None:
     settings.STT_HOTWORDS = True
-    from analysis.domain_terms import hotwords_of
+    from analysis.selectors import interview_hotwords as hotwords_of
     from analysis.models import Question, QuestionSet
     from sessions.models import Interview
 
@@ -53,13 +53,12 @@ def test_terms_parameter_on_the_socket() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
-async def test_session_start_stores_the_terms_and_the_hotword_prompt(settings) -> None:
+async def test_session_start_stores_the_terms_for_the_hotword_prompt(settings) -> None:
     settings.STT_HOTWORDS = True
-    import json
-
     from asgiref.sync import sync_to_async
 
     from analysis.models import Question, QuestionSet
+    from analysis.selectors import interview_hotwords
     from sessions import services, state
     from sessions.models import Interview
     from sessions.protocol import parse_connect
@@ -67,10 +66,9 @@ async def test_session_start_stores_the_terms_and_the_hotword_prompt(settings) -
     qs = await QuestionSet.objects.acreate(slug="platform", name="Platform", language="en")
     await Question.objects.acreate(question_set=qs, order=0, text="Deploys?", expected_keywords=["Kubernetes"])
     meta = await services.interview_start(params=parse_connect("language=en&question_set=platform&terms=Toss"), owner_id=None)
-    stored = await state.async_client().hget(state.Keys(meta.session_id).meta, "options")
-    assert json.loads(stored)["hotwords"] == "Toss, Kubernetes"
     interview = await Interview.objects.aget(pk=meta.session_id)
     assert interview.custom_terms == ["Toss"]
+    assert await sync_to_async(interview_hotwords)(interview) == "Toss, Kubernetes"  # what the first step uses
     await sync_to_async(state.delete_session)(meta.session_id)
 
 

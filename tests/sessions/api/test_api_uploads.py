@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import soundfile as sf
 from _api_fixtures import MOCK_EN, client_for
-from audioencode import FORMATS, encode
+from bench.audioencode import FORMATS, encode
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from analysis.models import QuestionSet

@@ -1,0 +1,43 @@
+"""Stage ``analyze``: find answers that ended and analyse them; live delivery nudges for the one going on.
+
+Its memory (answers analysed, the candidate's voice baseline, when feedback was last sent) is the
+session's stage state in Redis. Events it produces ride on the chunk's result and go out with it.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+from analysis import services
+from analysis.pipeline.audio import audio_between
+from analysis.pipeline.runner import StageRun
+from sessions import events, state
+from sessions.state import ChunkResult
+
+STAGE = "analyze"
+ANALYZE_EVERY_S = 1.0  # re-check the timeline for ended answers at least this often (pauses end answers)
+
+
+def attach_events(run: StageRun, extra: list[events.Event]) -> None:
+    """Queue ``extra`` on the result of the run's last chunk (publish sends them after its audio_processed)."""
+    if not extra:
+        return
+    result: ChunkResult = state.load_results(run.session_id, run.last, run.last).get(run.last) or state.empty_result()
+    result.setdefault("events", []).extend(extra)  # type: ignore[arg-type]
+    state.queue_results(run.pipe, run.session_id, {run.last: result})
+
+
+def work(run: StageRun) -> None:
+    meta, session_id = run.meta, run.session_id
+    results = state.load_results(session_id, run.first, run.last)
+    memory = state.load_stage_state(session_id, STAGE)
+    new_segments = any(r["segments"] for r in results.values())
+    now_s = meta.audio_s
+    if not new_segments and now_s - float(memory.get("checked_at", 0.0)) < ANALYZE_EVERY_S and meta.status == "live":
+        return
+    memory["checked_at"] = now_s
+    final = meta.status != "live" and run.last > meta.end_seq  # the flushed tail: every answer has ended
+    extra = services.answers_live_step(meta=meta, stage=memory, now_s=now_s, final=final,
+                                       audio_source=partial(audio_between, meta))
+    attach_events(run, extra)
+    state.queue_stage_state(run.pipe, session_id, STAGE, memory)

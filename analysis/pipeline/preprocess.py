@@ -1,0 +1,46 @@
+"""Stage ``preprocess``: decode and resample one chunk onto the session's 16 kHz grid.
+
+Not ordered: each chunk needs only itself and the raw chunk before it (resampler context), and the write
+is HSETNX, so a rerun or a redelivery changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+
+from analysis.audio import opus
+from analysis.audio.preprocess import ChunkFormat, preprocess_chunk, to_int16_bytes
+from sessions import state
+from sessions.state import Arrival, Keys
+
+
+def chunk_preprocess(session_id: str, seq: int) -> None:
+    keys = Keys(session_id)
+    client = state.sync_client()
+    if client.hexists(keys.pcm, seq):
+        return
+    meta = state.load_meta(session_id)
+    if meta is None:
+        return  # session expired or erased
+    raw, previous, recv = client.hmget(keys.raw, [seq, seq - 1]) + [client.hget(keys.recv, seq)]
+    if raw is None or recv is None:
+        return
+    if json.loads(meta.options or "{}").get("encoding") == "opus":  # raw Opus packets (docs/protocol.md)
+        raw, previous = opus.decode_chunk(raw, previous, channels=meta.channels)
+    steps = tuple(s for s in settings.PREPROCESS_STEPS if s == "highpass")
+    out = preprocess_chunk(
+        raw,
+        fmt=ChunkFormat(meta.sample_rate, meta.channels),
+        in_offset=Arrival.decode(recv).offset,
+        previous_raw=previous,
+        steps=steps,
+    )
+    pipe = client.pipeline()
+    pipe.hsetnx(keys.pcm, seq, to_int16_bytes(out.mono))
+    if out.channels is not None:
+        pipe.hsetnx(keys.pcm_channels, seq, to_int16_bytes(out.channels.reshape(-1)))
+        pipe.expire(keys.pcm_channels, state.ttl())
+    pipe.expire(keys.pcm, state.ttl())
+    pipe.execute()

@@ -1,0 +1,118 @@
+"""The one ordered runner: every ordered stage handles a session's chunks once each, in seq order.
+
+An ordered stage keeps a cursor (the last seq it finished) in Redis. Under a per-session, per-stage lock it
+handles every seq from ``cursor + 1`` up to the seq it was asked for, but never past the cursor of the stage
+it comes ``after``. So with any number of workers a session's chunks are handled in order, a chunk whose task
+was lost is picked up by the next task of that stage, and a redelivered task finds its work done and changes
+nothing. The stage's Redis writes and the cursor advance are one MULTI/EXEC transaction: a crash between the
+work and the cursor leaves neither, and the next task redoes the step (its database writes are upserts).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis
+
+from sessions import state
+from sessions.state import Keys, SessionMeta
+
+logger = logging.getLogger(__name__)
+
+LOCK_TIMEOUT_S = 120
+
+
+class StageBusy(Exception):
+    """Another worker holds this session's stage lock; the task retries shortly."""
+
+
+@contextmanager
+def stage_lock(session_id: str, stage: str, *, wait_s: float = 0.2) -> Iterator[None]:
+    """A per-session, per-stage Redis lock (SET NX PX with a token; released only by its owner).
+
+    Waits only briefly: when another worker holds the lock it is doing this stage's work (a Whisper
+    decode can take seconds), and a worker blocked here could be running the session's other stages.
+
+    Compare-and-delete uses WATCH/MULTI rather than a Lua script, so the embedded fakeredis needs no Lua.
+    """
+    client = state.sync_client()
+    name = Keys(session_id).lock(stage)
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + wait_s
+    delay = 0.002
+    while not client.set(name, token, nx=True, px=LOCK_TIMEOUT_S * 1000):
+        if time.monotonic() >= deadline:
+            raise StageBusy(f"{stage} of {session_id} is busy")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.05)
+    try:
+        yield
+    finally:
+        with client.pipeline() as pipe:
+            try:
+                pipe.watch(name)
+                if pipe.get(name) == token.encode():
+                    pipe.multi()
+                    pipe.delete(name)
+                    pipe.execute()
+                else:
+                    logger.warning("stage lock %s of %s expired before release", stage, session_id)
+            except redis.WatchError:
+                logger.warning("stage lock %s of %s changed hands before release", stage, session_id)
+
+
+@dataclass
+class StageRun:
+    """One step of an ordered stage: the seqs ``first..last`` to handle and the transaction to queue on."""
+
+    meta: SessionMeta
+    stage: str
+    first: int
+    last: int
+    pipe: Any
+    committed: int = field(default=-1)
+
+    @property
+    def session_id(self) -> str:
+        return self.meta.session_id
+
+    def commit(self, seq: int) -> None:
+        """Execute what is queued with the cursor at ``seq`` and open a new transaction.
+
+        For stages whose work leaves the process (publish sends events) and so should advance seq by seq.
+        """
+        state.queue_cursor(self.pipe, self.session_id, self.stage, seq)
+        self.pipe.execute()
+        self.committed = seq
+        self.pipe = state.sync_client().pipeline(transaction=True)
+
+
+Work = Callable[[StageRun], "int | None"]
+
+
+def run_ordered(session_id: str, seq: int, *, stage: str, after: str | None, work: Work) -> None:
+    """Run ``work`` over the seqs ``stage`` has not handled, up to ``seq`` (and up to ``after``'s cursor).
+
+    ``work`` queues its Redis writes on ``run.pipe`` and returns the last seq it finished (None: all of
+    them). The cursor advance is queued last and everything executes as one transaction.
+    """
+    with stage_lock(session_id, stage):
+        meta = state.load_meta(session_id)
+        if meta is None or meta.status == "complete":
+            return  # expired, erased or already finalised: a late task has nothing left to do
+        done = state.get_cursor(session_id, stage)
+        upto = seq if after is None else min(seq, state.get_cursor(session_id, after))
+        if upto <= done:
+            return
+        run = StageRun(meta=meta, stage=stage, first=done + 1, last=upto,
+                       pipe=state.sync_client().pipeline(transaction=True), committed=done)
+        reached = work(run)
+        reached = upto if reached is None else reached
+        if reached > run.committed:
+            run.commit(reached)
