@@ -53,10 +53,22 @@ def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
     )
 
 
+def _domain_terms(interview: Interview) -> list[str]:
+    """The interview's custom terms, then its question set's expected keywords (docs/stt.md, "Domain words");
+    the transcribe stage turns them into the hotword prompt. None when ``STT_HOTWORDS`` is off."""
+    if not settings.STT_HOTWORDS:
+        return []
+    terms = list(interview.custom_terms or [])
+    if interview.question_set is not None:
+        for question in interview.question_set.questions.order_by("order", "id"):
+            terms += [str(k) for k in question.expected_keywords or []]
+    return terms
+
+
 async def interview_start(*, params: ConnectParams, owner_id: int | None) -> SessionMeta:
     interview = await database_sync_to_async(_create_interview)(params, owner_id)
     options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set,
-               "encoding": params.encoding}
+               "encoding": params.encoding, "terms": await database_sync_to_async(_domain_terms)(interview)}
     meta = SessionMeta(
         session_id=str(interview.id),
         language=params.language,

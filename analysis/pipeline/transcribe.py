@@ -17,7 +17,7 @@ from analysis.audio.preprocess import from_int16_bytes
 from analysis.pipeline.preprocess import chunk_preprocess
 from analysis.pipeline.runner import StageRun
 from analysis.pipeline.worker_models import transcriber
-from analysis.selectors import interview_get, interview_hotwords
+from analysis.stt.hotwords import hotword_prompt
 from analysis.stt.engine import StreamState
 from sessions import state
 from sessions.state import ChunkResult, Keys
@@ -79,8 +79,8 @@ def work(run: StageRun) -> None:
         chunk_preprocess(session_id, s)
     stored = client.get(keys.stt)
     cursor = SttCursor.from_json(stored, meta.language)
-    if stored is None:  # the session's first step: its domain words ride along in the stream state
-        cursor.stream.hotwords = interview_hotwords(interview_get(session_id))
+    if stored is None:  # the session's first step: its domain words (docs/stt.md) ride along in the stream state
+        cursor.stream.hotwords = hotword_prompt(json.loads(meta.options or "{}").get("terms") or [])
     arrival = state.arrival(session_id, real_last)
     lag_s = time.time() - arrival.wall if arrival is not None else 0.0
     # One step per chunk, even when several are waiting: commit points then depend only on the audio and

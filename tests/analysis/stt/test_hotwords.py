@@ -55,6 +55,8 @@ def test_terms_parameter_on_the_socket() -> None:
 @pytest.mark.django_db(transaction=True)
 async def test_session_start_stores_the_terms_for_the_hotword_prompt(settings) -> None:
     settings.STT_HOTWORDS = True
+    import json
+
     from asgiref.sync import sync_to_async
 
     from analysis.models import Question, QuestionSet
@@ -68,7 +70,9 @@ async def test_session_start_stores_the_terms_for_the_hotword_prompt(settings) -
     meta = await services.interview_start(params=parse_connect("language=en&question_set=platform&terms=Toss"), owner_id=None)
     interview = await Interview.objects.aget(pk=meta.session_id)
     assert interview.custom_terms == ["Toss"]
-    assert await sync_to_async(interview_hotwords)(interview) == "Toss, Kubernetes"  # what the first step uses
+    assert await sync_to_async(interview_hotwords)(interview) == "Toss, Kubernetes"  # the final pass's prompt
+    options = json.loads(await state.async_client().hget(state.Keys(meta.session_id).meta, "options"))
+    assert hotword_prompt(options["terms"]) == "Toss, Kubernetes"  # the live transcribe stage's prompt
     await sync_to_async(state.delete_session)(meta.session_id)
 
 
