@@ -85,11 +85,14 @@ def test_uploaded_webm_becomes_a_scored_report_with_progress_and_a_signed_webhoo
     stages: list[str] = []
     progress = recordings.recording_progress
     monkeypatch.setattr(recordings, "recording_progress", lambda **kw: (stages.append(kw["stage"]), progress(**kw)))
+    from analysis.models import QuestionSet
+
+    QuestionSet.objects.get_or_create(slug="recordings-en", defaults={"name": "Recordings", "language": "en"})
     audio, sr = sf.read(MOCK, dtype="float32")
     upload = SimpleUploadedFile("mock_interview_en.webm", encode(audio, sr, "webm"), content_type="audio/webm")
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post("/api/interviews/", {"file": upload, "consent": "true", "language": "auto",
-                                                    "question_set": "common-en"}, format="multipart")  # fmt: skip
+                                                    "question_set": "recordings-en"}, format="multipart")  # fmt: skip
     assert response.status_code == 202, response.content
     pk = response.json()["id"]
 

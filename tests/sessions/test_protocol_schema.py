@@ -14,7 +14,6 @@ import pytest
 from channels.testing import WebsocketCommunicator
 from shareddata import DATA
 
-from analysis import final
 from analysis.audio.preprocess import file_to_16k_mono
 from interview_project.asgi import application
 from sessions import events
@@ -45,13 +44,9 @@ def test_schema_is_valid_and_rejects_wrong_frames():
     assert CLIENT.is_valid({"type": "audio_chunk", "seq": 0, "audio": "AAA="})
 
 
-def test_final_progress_events_match(monkeypatch: pytest.MonkeyPatch) -> None:
-    sent: list[dict[str, Any]] = []
-    monkeypatch.setattr(events, "publish", lambda session_id, event: sent.append(event))
+def test_final_progress_events_match() -> None:
     for stage, done in (("transcribe", 0.0), ("diarize", 0.5), ("analyze", 0.75), ("done", 1.0)):
-        final._progress("s", stage, done)
-    for event in sent:
-        check(SERVER, json.loads(json.dumps(event)))
+        check(SERVER, json.loads(json.dumps(events.final_progress(stage=stage, done=done))))
 
 
 @pytest.mark.models
@@ -80,9 +75,15 @@ async def test_every_frame_of_a_real_interview_matches_the_schema(settings: Any)
     async def drain(communicator: WebsocketCommunicator) -> None:
         """Whatever has arrived (receive_nothing peeks; a receive timeout would cancel the app)."""
         while not await communicator.receive_nothing(timeout=0.01):
-            received.append(await communicator.receive_json_from(timeout=5))
+            output = await communicator.receive_output(timeout=5)
+            assert output["type"] == "websocket.send", (output, received[-3:])
+            received.append(json.loads(output["text"]))
 
-    ws = await connect("language=en&question_set=common-en&consent=1")
+    from analysis.models import Question, QuestionSet
+
+    qs, _ = await QuestionSet.objects.aget_or_create(slug="schema-check", defaults={"name": "Schema", "language": "en"})
+    await Question.objects.acreate(question_set=qs, order=0, text=turns[0]["text"], expected_keywords=["printing"])
+    ws = await connect("language=en&question_set=schema-check&consent=1")
     ack = received[0]
     await send(ws, {"type": "ping", "ts": 1})
     await ws.send_to(bytes_data=b"\x00\x01")  # shorter than its seq header: error_message
