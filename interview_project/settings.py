@@ -138,7 +138,18 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "interviews"
 # The final pass re-transcribes a whole recording: its own queue, so it never delays live chunks when
 # separate workers serve the two (`-Q interviews` and `-Q interviews_final`).
-CELERY_TASK_ROUTES = {"interview.final_pass": {"queue": "interviews_final"}}
+# Slow calls off the ordered live chain (the optional LLM judgement of an answer, an HTTP call of up to
+# 2 × OPENAI_TIMEOUT_S): `interviews_slow`. Worker layout in docs/stt.md ("Worker pools").
+CELERY_TASK_ROUTES = {
+    "interview.final_pass": {"queue": "interviews_final"},
+    "interview.answer_judge": {"queue": "interviews_slow"},
+}
+FINALIZE_QUEUE = env_str("FINALIZE_QUEUE", "")
+"""Optional queue for `interview.finalize` (e.g. `interviews_end`, consumed by the live workers too:
+`-Q interviews_end,interviews`; kombu takes turns between queues, so a session's end is picked at the next
+turn instead of waiting behind other sessions' chunk backlog). Unset: the live queue."""
+if FINALIZE_QUEUE:
+    CELERY_TASK_ROUTES["interview.finalize"] = {"queue": FINALIZE_QUEUE}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -152,16 +163,35 @@ AUDIO_MAX_SPEED = env_float("AUDIO_MAX_SPEED", 4.0)
 AUDIO_BURST_S = env_float("AUDIO_BURST_S", 30.0)
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
 
+# --- Capacity (docs/stt.md "Capacity", docs/protocol.md "server_busy") ----------------------------------------
+WORKER_CORES = env_int("WORKER_CORES", os.cpu_count() or 1)
+"""CPU cores of the live worker pool (all `-Q interviews` workers together)."""
+LIVE_SESSIONS_PER_CORE = env_float("LIVE_SESSIONS_PER_CORE", 2.0)
+"""Measured: a live session costs about 0.25 CPU-s per audio second with the bundled base model (docs/stt.md)."""
+LIVE_SESSION_CAPACITY = env_int("LIVE_SESSION_CAPACITY", int(LIVE_SESSIONS_PER_CORE * WORKER_CORES))
+"""Live interviews admitted at once; the next one is refused with server_busy (or waits, with queue=1). 0: no limit."""
+ADMISSION_QUEUE_TIMEOUT_S = env_float("ADMISSION_QUEUE_TIMEOUT_S", 60.0)
+ADMISSION_IDLE_S = env_float("ADMISSION_IDLE_S", 60.0)
+"""A session without audio for this long gives its slot up (a resume takes it back)."""
+
 # --- Speech models ------------------------------------------------------------------------------------------
 MODELS_DIR = Path(env_str("MODELS_DIR", str(BASE_DIR / ".models")))
 WHISPER_MODEL = env_str("WHISPER_MODEL", "base")
 WHISPER_DEVICE = env_str("WHISPER_DEVICE", "cpu")
 WHISPER_COMPUTE_TYPE = env_str("WHISPER_COMPUTE_TYPE", "int8" if WHISPER_DEVICE == "cpu" else "float16")
 WHISPER_CPU_THREADS = env_int("WHISPER_CPU_THREADS", min(4, os.cpu_count() or 1))
+WHISPER_DEVICE_INDEX = [int(i) for i in env_list("WHISPER_DEVICE_INDEX", ["0"])]
+"""GPU(s) of this worker process, e.g. `1` or `0,1` (one model copy per process; docs/stt.md "GPU")."""
+WHISPER_NUM_WORKERS = env_int("WHISPER_NUM_WORKERS", 1)
+"""Parallel decodes on the one model copy (set to the thread count of a `-P threads` GPU worker)."""
 """CTranslate2 threads; its default (4) oversubscribes a 2-core machine."""
 WHISPER_BEAM_SIZE = env_int("WHISPER_BEAM_SIZE", 5)
-STT_PARTIAL_INTERVAL_S = env_float("STT_PARTIAL_INTERVAL_S", 1.0)
+STT_PARTIAL_INTERVAL_S = env_float("STT_PARTIAL_INTERVAL_S", 1.75)
 STT_COMMIT_WINDOW = env_str("STT_COMMIT_WINDOW", "short")
+STT_PARTIAL_DROP_LAG_S = env_float("STT_PARTIAL_DROP_LAG_S", 1.0)
+"""A worker this far behind a chunk drops its partial (from half of it the partial interval stretches)."""
+FEEDBACK_DEFER_LAG_S = env_float("FEEDBACK_DEFER_LAG_S", 2.0)
+"""...and this far behind defers live feedback to a later chunk. Commits are never given up (analysis/overload.py)."""
 """Encoder window for committed utterances: "short" (twice the clip, at least 10 s) or "full" (30 s)."""
 PREPROCESS_STEPS = env_list("PREPROCESS_STEPS", ["highpass"])
 """Enabled optional preprocessing steps (resampling and mix-down always run); see bench/preprocess.py."""
