@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from analysis.tasks import enqueue_chunk
-from sessions import events, security, services
+from sessions import admission, events, security, services
 from sessions.protocol import (
     PROTOCOL_VERSION,
     AudioChunk,
@@ -38,9 +38,14 @@ from sessions.state import SessionMeta
 logger = logging.getLogger(__name__)
 
 
+SLOT_TOUCH_S = 5.0  # how often a streaming session refreshes its live slot (admission.py)
+
+
 class InterviewConsumer(AsyncWebsocketConsumer):
     meta: SessionMeta | None = None
     params: ConnectParams | None = None
+    _slot_touched: float = -1e9
+    _admission: asyncio.Task[None] | None = None
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -55,11 +60,39 @@ class InterviewConsumer(AsyncWebsocketConsumer):
                     raise ProtocolError(
                         ErrorCode.UNKNOWN_SESSION, "unknown or expired resume token; start a new session", fatal=True
                     )
+                if self.meta.status == "live":
+                    await admission.slot_touch(session_id=self.meta.session_id)  # an admitted interview keeps its slot
+            elif self.params.queue:
+                # Waiting for a slot must not block this consumer: a client that gives up is seen (disconnect)
+                # and leaves the line at once.
+                self._admission = asyncio.create_task(self._start_admitted(owner_id))
+                return
             else:
-                self.meta = await services.interview_start(params=self.params, owner_id=owner_id)
+                await self._start_admitted(owner_id)
+                return
         except ProtocolError as error:
             await self._error(error)
             return
+        await self._joined()
+
+    async def _start_admitted(self, owner_id: int | None) -> None:
+        """Take a live slot (or wait for one with ``queue=1``), then create the session and acknowledge."""
+        assert self.params is not None
+        try:
+            slot = await admission.slot_admit(queue=self.params.queue, notify=self.send_json)
+            try:
+                self.meta = await services.interview_start(params=self.params, owner_id=owner_id)
+            except BaseException:
+                await admission.slot_drop(token=slot)
+                raise
+            await admission.slot_bind(token=slot, session_id=self.meta.session_id)
+        except ProtocolError as error:
+            await self._error(error)
+            return
+        await self._joined()
+
+    async def _joined(self) -> None:
+        assert self.meta is not None and self.params is not None
         await self.channel_layer.group_add(events.group_name(self.meta.session_id), self.channel_name)
         await self.send_json(self._ack())
         if self.params.resume_token:
@@ -69,6 +102,8 @@ class InterviewConsumer(AsyncWebsocketConsumer):
                 await self.interview_audio_processed({"event": event})
 
     async def disconnect(self, code: int) -> None:
+        if self._admission is not None and not self._admission.done():
+            self._admission.cancel()  # a client that stopped waiting leaves the line (slot_admit cleans up)
         if self.meta is not None:
             await self.channel_layer.group_discard(events.group_name(self.meta.session_id), self.channel_name)
             await services.session_touch(session_id=self.meta.session_id)
@@ -114,6 +149,9 @@ class InterviewConsumer(AsyncWebsocketConsumer):
         assert self.meta is not None
         if isinstance(message, AudioChunk):
             await services.chunk_accept(meta=self.meta, chunk=message, now=time.time())
+            if time.monotonic() - self._slot_touched > SLOT_TOUCH_S:
+                self._slot_touched = time.monotonic()
+                await admission.slot_touch(session_id=self.meta.session_id)
             await sync_to_async(enqueue_chunk, thread_sensitive=False)(self.meta.session_id, message.seq)
         elif isinstance(message, SpeakerNote):
             note = await services.note_add(meta=self.meta, note=message)
@@ -137,6 +175,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
                 ErrorCode.BAD_PARAMETERS: CloseCode.BAD_PARAMETERS,
                 ErrorCode.UNKNOWN_SESSION: CloseCode.UNKNOWN_SESSION,
                 ErrorCode.UNAUTHORIZED: CloseCode.UNAUTHORIZED,
+                ErrorCode.SERVER_BUSY: CloseCode.SERVER_BUSY,
             }.get(error.code, CloseCode.INTERNAL)
             await self.close(code=close_code)
 

@@ -36,6 +36,7 @@ class ErrorCode:
     UNKNOWN_SESSION = "unknown_session"
     UNAUTHORIZED = "unauthorized"
     PROCESSING_FAILED = "processing_failed"
+    SERVER_BUSY = "server_busy"
     INTERNAL = "internal_error"
 
 
@@ -48,6 +49,7 @@ class CloseCode:
     FORBIDDEN = 4403
     UNKNOWN_SESSION = 4404
     SUPERSEDED = 4409
+    SERVER_BUSY = 4503
     INTERNAL = 4500
 
 
@@ -71,6 +73,7 @@ class ConnectParams:
     consent: bool
     candidate_name: str
     analysis_affect: bool | None
+    queue: bool = False  # wait for a live slot instead of being refused with server_busy
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,7 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         consent=_bool(query.get("consent", "0")),
         candidate_name=(query.get("candidate") or "")[:200],
         analysis_affect=None if affect is None else _bool(affect),
+        queue=_bool(query.get("queue", "0")),
     )
 
 

@@ -13,3 +13,10 @@ def shared_data() -> Path:
     if not DATA.exists():
         pytest.skip(f"shared data not found at {DATA} (set SHARED_DATA_DIR)")
     return DATA
+
+
+@pytest.fixture(autouse=True)
+def _no_admission_limit(settings):
+    """Admission control is tested on its own (tests/sessions/test_admission.py); elsewhere the sessions a
+    test module opens (and abandons) in one process must not fill the live slots of the next test."""
+    settings.LIVE_SESSION_CAPACITY = 0

@@ -78,6 +78,7 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         MEDIA_ROOT=str(workdir / "media"),
         DJANGO_SETTINGS_MODULE="interview_project.settings",
         PYTHONUNBUFFERED="1",
+        LIVE_SESSION_CAPACITY="32",  # the pages' sessions (some abandoned) never fill the live slots
     )
     subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--noinput"], cwd=REPO, env=env, check=True, timeout=120)
     log_path = workdir / "server.log"

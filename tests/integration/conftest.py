@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[2]
 # Overridable so that several checkouts can run the production-shape tests side by side.
 DB_NAME = os.environ.get("IT_DB_NAME", "interview_it")
 REDIS_DB = int(os.environ.get("IT_REDIS_DB", "7"))
+IT_CAPACITY = int(os.environ.get("IT_CAPACITY", "12"))  # the stack's live slots: above the most sessions a test streams at once (4)
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -57,13 +58,14 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, o
         "PORT": str(port),
         "WHISPER_CPU_THREADS": "1",
         "PYTHONUNBUFFERED": "1",
+        "LIVE_SESSION_CAPACITY": str(IT_CAPACITY),
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True)
     logs = {name: open(workdir / f"{name}.log", "w") for name in ("daphne", "worker")}
     processes = [
         subprocess.Popen([sys.executable, "-m", "interview_project.serve"], cwd=REPO, env=env,
                          stdout=logs["daphne"], stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-Q", "interviews,interviews_final",
+        subprocess.Popen([sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-Q", "interviews,interviews_final,interviews_slow",
                           "--concurrency=2", "--loglevel=WARNING", "-n", f"it-{port}@%h"],
                          cwd=REPO, env=env, stdout=logs["worker"], stderr=subprocess.STDOUT),
     ]
