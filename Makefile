@@ -43,7 +43,7 @@ migrate: install
 	$(PY) manage.py migrate --noinput
 
 worker: install models ## a production-shape worker (needs REDIS_URL)
-	$(VENV)/bin/celery -A celery_app worker -Q interviews,interviews_final --concurrency=2 --loglevel=INFO
+	$(VENV)/bin/celery -A celery_app worker -Q interviews,interviews_final,interviews_slow --concurrency=2 --loglevel=INFO
 
 test: install models browser-deps
 	$(PY) -m pytest

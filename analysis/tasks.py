@@ -19,6 +19,7 @@ from analysis.pipeline.finalize import session_finalize
 from analysis.pipeline.runner import StageBusy
 from analysis.pipeline.score import session_evaluate
 from analysis.pipeline.stages import STAGES, Stage
+from analysis import judge_service
 from sessions import events, services
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,13 @@ def finalize(self: Any, session_id: str) -> None:
     except SoftTimeLimitExceeded:
         logger.error("finalising %s ran out of time", session_id)
         raise
+
+
+@shared_task(name=judge_service.TASK_NAME, **{**COMMON, "soft_time_limit": 60, "time_limit": 90})
+def answer_judge(session_id: str, index: int) -> None:
+    """The LLM judgement of one live answer (queue ``interviews_slow``): stored, then pushed on its own."""
+    for event in judge_service.answer_judge(session_id=session_id, index=index):
+        events.publish(session_id, event)
 
 
 @shared_task(name="interview.evaluate", **COMMON)
