@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
@@ -41,7 +42,19 @@ def main(argv: list[str] | None = None) -> None:
     host = os.environ.get("HOST", "127.0.0.1")
     port = os.environ.get("PORT", "8000")
     args = argv if argv is not None else sys.argv[1:]
-    CommandLineInterface().run(["-b", host, "-p", port, "--proxy-headers", *args, "interview_project.asgi:application"])
+    CommandLineInterface().run([*daphne_args(host, port, os.environ), *args, "interview_project.asgi:application"])
+
+
+def daphne_args(host: str, port: str, environ: Mapping[str, str]) -> list[str]:
+    """Bind address, and ``--proxy-headers`` only when PROXY_HEADERS says a trusted proxy is in front.
+
+    With the flag, daphne takes the client address from X-Forwarded-For: behind no proxy, anyone could
+    then pick their own address (and throttle key) with a header.
+    """
+    args = ["-b", host, "-p", port]
+    if environ.get("PROXY_HEADERS", "").strip().lower() in {"1", "true", "yes", "on"}:
+        args.append("--proxy-headers")
+    return args
 
 
 if __name__ == "__main__":
