@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "sessions.apps.InterviewSessionsConfig",
+    "sessions.access.apps.AccessConfig",
     "analysis.apps.AnalysisConfig",
     "scoring.apps.ScoringConfig",
 ]

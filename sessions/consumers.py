@@ -137,6 +137,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
                 ErrorCode.BAD_PARAMETERS: CloseCode.BAD_PARAMETERS,
                 ErrorCode.UNKNOWN_SESSION: CloseCode.UNKNOWN_SESSION,
                 ErrorCode.UNAUTHORIZED: CloseCode.UNAUTHORIZED,
+                ErrorCode.FORBIDDEN: CloseCode.FORBIDDEN,
             }.get(error.code, CloseCode.INTERNAL)
             await self.close(code=close_code)
 

@@ -35,6 +35,7 @@ class ErrorCode:
     BAD_PARAMETERS = "bad_parameters"
     UNKNOWN_SESSION = "unknown_session"
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
     PROCESSING_FAILED = "processing_failed"
     INTERNAL = "internal_error"
 

@@ -35,9 +35,7 @@ logger = logging.getLogger(__name__)
 def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
     question_set = None
     if params.question_set:
-        # The question set model through the interview's foreign key: sessions' models own that dependency.
-        question_sets = Interview._meta.get_field("question_set").related_model._default_manager
-        question_set = question_sets.filter(slug=params.question_set).first()
+        question_set = selectors.question_set_usable(slug=params.question_set, user_id=owner_id)
         if question_set is None:
             raise ProtocolError(ErrorCode.BAD_PARAMETERS, f"unknown question_set '{params.question_set[:80]}'", fatal=True)
     return Interview.objects.create(

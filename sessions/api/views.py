@@ -28,7 +28,7 @@ from rest_framework.views import APIView
 
 from scoring.report import render_report_html
 from sessions.api import exports
-from sessions.api.permissions import IsOwnerOrStaff, QuestionSetAccess
+from sessions.api.permissions import CanRunInterviews, InterviewAccess, QuestionSetAccess
 from sessions.api.ranges import RangeNotSatisfiable, parse_range
 from sessions.api.selectors import (
     interview_report_dict, interview_transcript, interviews_visible_to, question_sets_visible_to,
@@ -66,7 +66,7 @@ class InterviewPagination(PageNumberPagination):
 class InterviewViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
-    permission_classes = [IsAuthenticated, IsOwnerOrStaff]
+    permission_classes = [IsAuthenticated, InterviewAccess]
     filter_backends = [filters.SearchFilter, filters.OrderingFilter]
     search_fields = ["candidate_name"]
     ordering_fields = ["started_at", "ended_at", "duration_s", "candidate_name", "status", "overall_score"]
@@ -108,7 +108,7 @@ def _day_start(day: dt.date) -> dt.datetime:
 class InterviewFileView(APIView):
     """Base of the per-interview exports: the caller's interview (404 otherwise), JSON for errors."""
 
-    permission_classes = [IsAuthenticated, IsOwnerOrStaff]
+    permission_classes = [IsAuthenticated, InterviewAccess]
     renderer_classes = [JSONRenderer]
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
@@ -273,9 +273,12 @@ class QuestionSetViewSet(viewsets.ModelViewSet):
 
 # --- WebSocket tickets ---------------------------------------------------------------------------------------
 class WsTicketView(APIView):
-    """Issue a one-time ticket for ``ws://HOST/ws/interviews/?ticket=...`` (browsers cannot send tokens)."""
+    """Issue a one-time ticket for ``ws://HOST/ws/interviews/?ticket=...`` (browsers cannot send tokens).
 
-    permission_classes = [IsAuthenticated]
+    Only for people who may run interviews (the interviewer role): a ticket opens the interview socket.
+    """
+
+    permission_classes = [IsAuthenticated, CanRunInterviews]
     throttle_classes = [*APIView.throttle_classes, TicketThrottle]
     throttle_scope = "ws_ticket"
 

@@ -39,8 +39,27 @@ function reportUrl(sessionId) {
 
 // --- connection -------------------------------------------------------------------------------------------
 const wsUrl = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${config.ws_path}`;
+/** A one-time WebSocket ticket for a logged-in page (none in an anonymous DEBUG demo). */
+async function fetchTicket() {
+  if (!config.ticket_url) return null;
+  const response = await fetch(config.ticket_url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRFToken": config.csrf_token, Accept: "application/json" },
+  });
+  if (!response.ok) {
+    const error = new Error(`no WebSocket ticket (HTTP ${response.status})`);
+    error.status = response.status;
+    // Logged out or not allowed: retrying cannot help. Throttled or a server hiccup: try again later.
+    error.fatal = response.status === 401 || response.status === 403;
+    throw error;
+  }
+  return (await response.json()).ticket;
+}
+
 const connection = new LiveConnection({
   url: wsUrl,
+  getTicket: fetchTicket,
   params: config.params,
   sampleRate: 16000,
   channels,
