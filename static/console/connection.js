@@ -58,7 +58,8 @@ export class LiveConnection {
 
   connectUrl(ticket = null) {
     const query = this.resumeToken
-      ? { resume: this.resumeToken, sample_rate: this.params.sample_rate, channels: this.params.channels }
+      ? { resume: this.resumeToken, sample_rate: this.params.sample_rate, channels: this.params.channels,
+          consent: this.params.consent }
       : { ...this.params };
     if (ticket) query.ticket = ticket;
     return `${this.url}?${new URLSearchParams(query)}`;

@@ -7,6 +7,7 @@ the browser test exercises the whole live path and leaves nothing behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -64,22 +65,32 @@ def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float) 
     raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
 
 
-@pytest.fixture(scope="module")
-def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a freshly migrated server process; killed (and its log shown on failure) afterwards."""
-    workdir = tmp_path_factory.mktemp("console-server")
+@contextlib.contextmanager
+def serve(workdir: Path, *, debug: bool, log_name: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
+    """Migrate, collect static files, create the test accounts, start ``python -m interview_project.serve``.
+
+    ``debug=False`` is the production shape of a single host (DEBUG=0, a real SECRET_KEY, WhiteNoise serving
+    the collected files), over plain HTTP, which is why SECURE_COOKIES=0 (the README says the same).
+    """
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(
         PORT=str(port),
         HOST="127.0.0.1",
-        DEBUG="1",
+        DEBUG="1" if debug else "0",
         SQLITE_PATH=str(workdir / "db.sqlite3"),
         MEDIA_ROOT=str(workdir / "media"),
+        STATIC_ROOT=str(workdir / "static"),
         DJANGO_SETTINGS_MODULE="interview_project.settings",
         PYTHONUNBUFFERED="1",
     )
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--noinput"], cwd=REPO, env=env, check=True, timeout=120)
+    if not debug:
+        env.update(SECRET_KEY="browser-test-" + "s" * 40, SECURE_COOKIES="0")
+    env.update(extra_env or {})
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "-v0", "--noinput"], cwd=REPO, env=env, check=True, timeout=120)
+    subprocess.run([*manage, "collectstatic", "-v0", "--noinput"], cwd=REPO, env=env, check=True, timeout=180)
+    subprocess.run([*manage, "shell", "-c", CREATE_ACCOUNTS], cwd=REPO, env=env, check=True, timeout=60)
     log_path = workdir / "server.log"
     with open(log_path, "wb") as log:
         process = subprocess.Popen([sys.executable, "-m", "interview_project.serve"], cwd=REPO, env=env,
@@ -96,7 +107,32 @@ def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             process.kill()
             process.wait(timeout=10)
         OUTPUT_DIR.mkdir(exist_ok=True)
-        shutil.copyfile(log_path, OUTPUT_DIR / "console-server.log")
+        shutil.copyfile(log_path, OUTPUT_DIR / log_name)
+
+
+ACCOUNTS = {"admin": "admin-pass-1234", "ivy": "ivy-pass-1234"}
+CREATE_ACCOUNTS = f"""
+from django.contrib.auth.models import Group, User
+User.objects.create_superuser("admin", "admin@example.com", {ACCOUNTS['admin']!r})
+ivy = User.objects.create_user("ivy", password={ACCOUNTS['ivy']!r})
+ivy.groups.add(Group.objects.get(name="interviewer"))
+"""
+"""A superuser for the admin and a non-staff interviewer for the console (roles come from the migration)."""
+
+
+@pytest.fixture(scope="module")
+def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a freshly migrated server process as `make run` starts it (DEBUG on)."""
+    with serve(tmp_path_factory.mktemp("console-server"), debug=True, log_name="console-server.log") as base:
+        yield base
+
+
+@pytest.fixture(scope="module", params=["debug", "production"])
+def any_mode_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(mode, base URL): the `make run` shape and the production shape (DEBUG=0), one after the other."""
+    mode = request.param
+    with serve(tmp_path_factory.mktemp(f"server-{mode}"), debug=mode == "debug", log_name=f"server-{mode}.log") as base:
+        yield mode, base
 
 
 @pytest.fixture(scope="session")
