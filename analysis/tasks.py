@@ -20,6 +20,7 @@ from analysis.pipeline.runner import StageBusy
 from analysis.pipeline.score import session_evaluate
 from analysis.pipeline.stages import STAGES, Stage
 from sessions import events, services
+from sessions import limits
 
 logger = logging.getLogger(__name__)
 
@@ -83,8 +84,11 @@ def finalize(self: Any, session_id: str) -> None:
 
 @shared_task(name="interview.evaluate", **COMMON)
 def evaluate(session_id: str, scope: str) -> None:
-    for event in session_evaluate(session_id, scope):
-        events.publish(session_id, event)
+    try:
+        for event in session_evaluate(session_id, scope):
+            events.publish(session_id, event)
+    finally:
+        limits.evaluation_release(session_id=session_id)  # the session may ask again
 
 
 def chunk_chain(session_id: str, seq: int) -> Any:

@@ -190,8 +190,14 @@ SESSION_TTL_S = env_int("SESSION_TTL_S", 900)
 HEARTBEAT_S = env_int("HEARTBEAT_S", 20)
 AUDIO_MAX_CHUNK_MS = env_int("AUDIO_MAX_CHUNK_MS", 2000)
 AUDIO_MAX_SPEED = env_float("AUDIO_MAX_SPEED", 4.0)
-"""Audio may arrive this many times faster than real time (after a burst allowance) before it is refused."""
-AUDIO_BURST_S = env_float("AUDIO_BURST_S", 30.0)
+"""Audio may arrive this many times faster than real time, measured over a sliding window (sessions.limits)."""
+AUDIO_RATE_WINDOW_S = env_float("AUDIO_RATE_WINDOW_S", 30.0)
+"""The speed limit's window: at most AUDIO_MAX_SPEED × this many seconds of audio in any such window."""
+WS_TEXT_FRAMES_PER_S = env_float("WS_TEXT_FRAMES_PER_S", 5.0)
+WS_TEXT_FRAMES_BURST = env_float("WS_TEXT_FRAMES_BURST", 20.0)
+MAX_SESSIONS_PER_USER = env_int("MAX_SESSIONS_PER_USER", 3)
+MAX_SESSION_S = env_float("MAX_SESSION_S", 3 * 3600.0)
+"""Longest interview, in seconds of audio; the session must then end (session_too_long)."""
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
 
 # --- Speech models ------------------------------------------------------------------------------------------

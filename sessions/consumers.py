@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from analysis.tasks import enqueue_chunk
-from sessions import events, security, services
+from sessions import events, limits, security, services
 from sessions.protocol import (
     PROTOCOL_VERSION,
     AudioChunk,
@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 class InterviewConsumer(AsyncWebsocketConsumer):
     meta: SessionMeta | None = None
     params: ConnectParams | None = None
+    slot_refreshed: float = 0.0
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -56,7 +57,9 @@ class InterviewConsumer(AsyncWebsocketConsumer):
                         ErrorCode.UNKNOWN_SESSION, "unknown or expired resume token; start a new session", fatal=True
                     )
             else:
+                await limits.sessions_check(user_id=owner_id, now=time.time())
                 self.meta = await services.interview_start(params=self.params, owner_id=owner_id)
+            await self._refresh_slot()
         except ProtocolError as error:
             await self._error(error)
             return
@@ -72,6 +75,16 @@ class InterviewConsumer(AsyncWebsocketConsumer):
         if self.meta is not None:
             await self.channel_layer.group_discard(events.group_name(self.meta.session_id), self.channel_name)
             await services.session_touch(session_id=self.meta.session_id)
+            if self.meta.status == "live":
+                await self._refresh_slot(force=True)
+
+    async def _refresh_slot(self, *, force: bool = False) -> None:
+        """Keep counting this session among its owner's live ones (sessions.limits), at most once a minute."""
+        assert self.meta is not None
+        now = time.time()
+        if force or now - self.slot_refreshed >= limits.SESSION_SLOT_REFRESH_S:
+            self.slot_refreshed = now
+            await limits.session_slot_refresh(user_id=self.meta.owner_id, session_id=self.meta.session_id, now=now)
 
     def _ack(self) -> dict[str, Any]:
         assert self.meta is not None
@@ -96,34 +109,48 @@ class InterviewConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.meta is None:
             return
-        limits = {
+        audio = {
             "sample_rate": self.meta.sample_rate,
             "channels": self.meta.channels,
             "max_chunk_ms": settings.AUDIO_MAX_CHUNK_MS,
         }
         try:
             if bytes_data is not None:
-                message = parse_binary(bytes_data, **limits)
+                message = parse_binary(bytes_data, **audio)
             else:
-                message = parse_text(text_data or "", **limits)
+                self.text_frames.take()
+                message = parse_text(text_data or "", **audio)
             await self._dispatch(message)
         except ProtocolError as error:
             await self._error(error)
+        except Exception:  # a bug must cost one frame, never the socket (1011) and its session
+            logger.exception("interview %s: frame handling failed", self.meta.session_id)
+            await self._error(ProtocolError(ErrorCode.INTERNAL, "this message could not be handled; the session goes on"))
+
+    @property
+    def text_frames(self) -> limits.TextFrameBucket:
+        bucket = self.__dict__.get("_text_frames")
+        if bucket is None:
+            bucket = self.__dict__["_text_frames"] = limits.text_bucket()
+        return bucket
 
     async def _dispatch(self, message: Any) -> None:
         assert self.meta is not None
         if isinstance(message, AudioChunk):
             await services.chunk_accept(meta=self.meta, chunk=message, now=time.time())
             await sync_to_async(enqueue_chunk, thread_sensitive=False)(self.meta.session_id, message.seq)
+            await self._refresh_slot()
         elif isinstance(message, SpeakerNote):
             note = await services.note_add(meta=self.meta, note=message)
             await self.send_json({"type": "note_ack", "id": note.pk, "at": note.at, "kind": note.kind})
         elif isinstance(message, EvaluationRequest):
+            await limits.evaluation_claim(session_id=self.meta.session_id)
             await self.send_json(await services.evaluation_status(meta=self.meta, scope=message.scope))
             await services.evaluation_enqueue(meta=self.meta, scope=message.scope)
         elif isinstance(message, SessionEnd):
             if not await services.session_end_request(meta=self.meta):
                 raise ProtocolError(ErrorCode.SESSION_ENDED, "session_end was already received")
+            await limits.session_slot_release(user_id=self.meta.owner_id, session_id=self.meta.session_id)
         elif isinstance(message, Ping):
             await self.send_json({"type": "pong", "ts": message.ts})
 
@@ -138,6 +165,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
                 ErrorCode.UNKNOWN_SESSION: CloseCode.UNKNOWN_SESSION,
                 ErrorCode.UNAUTHORIZED: CloseCode.UNAUTHORIZED,
                 ErrorCode.FORBIDDEN: CloseCode.FORBIDDEN,
+                ErrorCode.TOO_MANY_SESSIONS: CloseCode.TOO_MANY_SESSIONS,
             }.get(error.code, CloseCode.INTERNAL)
             await self.close(code=close_code)
 

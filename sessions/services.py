@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from scoring.selectors import report_summary, report_url
-from sessions import events, selectors, state
+from sessions import events, limits, selectors, state
 from sessions.models import Interview, Note, Segment
 from sessions.protocol import AudioChunk, ConnectParams, ErrorCode, ProtocolError, SpeakerNote
 from sessions.state import Arrival, Keys, SessionMeta, resume_key
@@ -110,13 +110,8 @@ async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> N
         raise ProtocolError(ErrorCode.SEQ_GAP, f"expected seq {expected}, got {chunk.seq}; resend from {expected}", seq=chunk.seq)
     frames = len(chunk.pcm) // (2 * meta.channels)
     duration = frames / meta.sample_rate
-    allowed = (now - meta.started_wall) * settings.AUDIO_MAX_SPEED + settings.AUDIO_BURST_S
-    if meta.audio_s + duration > allowed:
-        raise ProtocolError(
-            ErrorCode.TOO_FAST,
-            f"audio arrives faster than {settings.AUDIO_MAX_SPEED:g}x real time; chunk {chunk.seq} refused, resend it later",
-            seq=chunk.seq,
-        )
+    limits.session_length_check(audio_s=meta.audio_s, duration=duration, seq=chunk.seq)
+    await limits.speed_check(session_id=meta.session_id, seq=chunk.seq, duration=duration, now=now)
     in_offset = int(round(meta.audio_s * meta.sample_rate))
     keys = Keys(meta.session_id)
     client = state.async_client()
@@ -126,6 +121,7 @@ async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> N
         pipe.hset(keys.meta, mapping={"last_seq": chunk.seq, "audio_s": repr(meta.audio_s + duration)})
         for key in (keys.raw, keys.recv, keys.meta):
             pipe.expire(key, state.ttl())
+        limits.speed_record(pipe, session_id=meta.session_id, seq=chunk.seq, duration=duration, now=now)
         await pipe.execute()
     meta.last_seq = chunk.seq
     meta.audio_s += duration
