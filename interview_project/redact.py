@@ -12,7 +12,7 @@ import logging
 import re
 from typing import Any
 
-from django.views.debug import SafeExceptionReporterFilter
+from django.views.debug import ExceptionReporter, SafeExceptionReporterFilter
 
 # scheme://[user][:password]@  ->  scheme://***@   (only when there is an "@", so plain URLs stay readable)
 _USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<userinfo>[^/@\s'\"]*)@")
@@ -59,3 +59,14 @@ class RedactFilter(logging.Filter):
                 # the formatter prints exc_text when set; drop the live exception so it cannot print it again
                 record.exc_info = None
         return True
+
+
+class RedactingExceptionReporter(ExceptionReporter):
+    """Django's error report (DEBUG page, admin mails) with URL credentials masked everywhere in it:
+    exception messages and source lines can hold a URL too, not only settings and variables."""
+
+    def get_traceback_html(self) -> str:
+        return redact_text(super().get_traceback_html())
+
+    def get_traceback_text(self) -> str:
+        return redact_text(super().get_traceback_text())

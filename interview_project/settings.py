@@ -87,7 +87,7 @@ SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
 """Only ever sent on HTTPS responses, so a plain-HTTP trial run is not locked out."""
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
-SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
 SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
 """Session and CSRF cookies only over HTTPS. Set SECURE_COOKIES=0 to try a DEBUG=0 server over plain HTTP."""
 SESSION_COOKIE_SECURE = SECURE_COOKIES
@@ -98,6 +98,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 DEFAULT_EXCEPTION_REPORTER_FILTER = "interview_project.redact.RedactingExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "interview_project.redact.RedactingExceptionReporter"
 """Error pages and mails mask passwords inside URLs (REDIS_URL, DATABASE_URL, broker) as well as names."""
 
 # --- Logins (docs/api.md "Logins and roles") -----------------------------------------------------------------
