@@ -1,4 +1,4 @@
-"""Start daphne with permessage-deflate enabled (``python -m interview_project.serve``).
+"""Start daphne with permessage-deflate enabled and clean 1009 closes (``python -m interview_project.serve``).
 
 daphne builds its autobahn ``WebSocketServerFactory`` without a compression policy, so it never negotiates
 permessage-deflate. Transcripts are repetitive JSON, so we accept the client's deflate offer; binary audio
@@ -29,6 +29,9 @@ def enable_deflate() -> None:
     class DeflateWebSocketFactory(WebSocketFactory):  # type: ignore[misc]
         def setProtocolOptions(self, **options: Any) -> None:  # noqa: N802 (autobahn's name)
             options.setdefault("perMessageCompressionAccept", accept_deflate)
+            # A frame over daphne's 1 MiB limit: answer with close 1009 ("message too big") and its reason,
+            # as docs/protocol.md says, instead of autobahn's default of dropping the TCP connection (1006).
+            options.setdefault("failByDrop", False)
             super().setProtocolOptions(**options)
 
     daphne.server.WebSocketFactory = DeflateWebSocketFactory

@@ -7,25 +7,17 @@ the browser test exercises the whole live path and leaves nothing behind.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from servers import OUTPUT_DIR, REPO, serve
+
 CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT_DIR = REPO / "test-output"
 
 
 def shared_data_dir() -> Path:
@@ -42,82 +34,6 @@ def manifest_entry(folder: str, name: str) -> dict[str, Any]:
             if entry["path"] == name:
                 return entry
     raise LookupError(f"{name} is not in {folder}/manifest.jsonl")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode} before it was healthy")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
-
-
-@contextlib.contextmanager
-def serve(workdir: Path, *, debug: bool, log_name: str, extra_env: dict[str, str] | None = None) -> Iterator[str]:
-    """Migrate, collect static files, create the test accounts, start ``python -m interview_project.serve``.
-
-    ``debug=False`` is the production shape of a single host (DEBUG=0, a real SECRET_KEY, WhiteNoise serving
-    the collected files), over plain HTTP, which is why SECURE_COOKIES=0 (the README says the same).
-    """
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "DJANGO_SETTINGS_MODULE")}
-    env.update(
-        PORT=str(port),
-        HOST="127.0.0.1",
-        DEBUG="1" if debug else "0",
-        SQLITE_PATH=str(workdir / "db.sqlite3"),
-        MEDIA_ROOT=str(workdir / "media"),
-        STATIC_ROOT=str(workdir / "static"),
-        DJANGO_SETTINGS_MODULE="interview_project.settings",
-        PYTHONUNBUFFERED="1",
-    )
-    if not debug:
-        env.update(SECRET_KEY="browser-test-" + "s" * 40, SECURE_COOKIES="0")
-    env.update(extra_env or {})
-    manage = [sys.executable, "manage.py"]
-    subprocess.run([*manage, "migrate", "-v0", "--noinput"], cwd=REPO, env=env, check=True, timeout=120)
-    subprocess.run([*manage, "collectstatic", "-v0", "--noinput"], cwd=REPO, env=env, check=True, timeout=180)
-    subprocess.run([*manage, "shell", "-c", CREATE_ACCOUNTS], cwd=REPO, env=env, check=True, timeout=60)
-    log_path = workdir / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "interview_project.serve"], cwd=REPO, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(f"{base}/healthz", process, timeout_s=90)
-        yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        OUTPUT_DIR.mkdir(exist_ok=True)
-        shutil.copyfile(log_path, OUTPUT_DIR / log_name)
-
-
-ACCOUNTS = {"admin": "admin-pass-1234", "ivy": "ivy-pass-1234"}
-CREATE_ACCOUNTS = f"""
-from django.contrib.auth.models import Group, User
-User.objects.create_superuser("admin", "admin@example.com", {ACCOUNTS['admin']!r})
-ivy = User.objects.create_user("ivy", password={ACCOUNTS['ivy']!r})
-ivy.groups.add(Group.objects.get(name="interviewer"))
-"""
-"""A superuser for the admin and a non-staff interviewer for the console (roles come from the migration)."""
 
 
 @pytest.fixture(scope="module")

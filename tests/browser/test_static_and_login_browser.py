@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ACCOUNTS
+from servers import ACCOUNTS
 
 pytestmark = [pytest.mark.browser]
 
