@@ -94,9 +94,12 @@ def live(request: HttpRequest) -> HttpResponse:
     The interview itself is created by the WebSocket handshake, not here: a reload or a second tab then
     cannot leave orphan rows behind, and the same parameters go to the socket unchanged.
     """
-    form = StartForm(request.GET, user=request.user)
+    if request.method == "POST":
+        form = StartForm(request.POST, user=request.user)
+    else:  # the old GET form: everything but the name (which would sit in the URL and in every log)
+        form = StartForm(request.GET.dict() | {"candidate": ""} if request.GET else None, user=request.user)
     if not form.is_valid():
-        status = 400 if request.GET else 200
+        status = 400 if form.is_bound else 200
         return render(request, "console/start.html", {"form": form, "question_sets": _question_sets(request)},
                       status=status)  # fmt: skip
     data = form.cleaned_data
@@ -109,8 +112,9 @@ def live(request: HttpRequest) -> HttpResponse:
             "channels": str(data["channels"]),
             "consent": "1",
             "question_set": question_set.slug if question_set else "",
-            "candidate": data["candidate"],
         },
+        # sent in a session_info message after the first connection_ack: a name never goes in a URL
+        "candidate": data["candidate"],
         "chunk_ms": CHUNK_MS,
         "questions": [q.text for q in question_set.questions.all()] if question_set else [],
         "question_set_name": question_set.name if question_set else "",

@@ -28,6 +28,7 @@ from sessions.protocol import (
     Ping,
     ProtocolError,
     SessionEnd,
+    SessionInfo,
     SpeakerNote,
     parse_binary,
     parse_connect,
@@ -151,6 +152,9 @@ class InterviewConsumer(AsyncWebsocketConsumer):
             if not await services.session_end_request(meta=self.meta):
                 raise ProtocolError(ErrorCode.SESSION_ENDED, "session_end was already received")
             await limits.session_slot_release(user_id=self.meta.owner_id, session_id=self.meta.session_id)
+        elif isinstance(message, SessionInfo):
+            await services.interview_candidate_set(meta=self.meta, name=message.candidate_name)
+            await self.send_json({"type": "session_info_ack", "candidate_name": message.candidate_name})
         elif isinstance(message, Ping):
             await self.send_json({"type": "pong", "ts": message.ts})
 

@@ -80,7 +80,6 @@ class ConnectParams:
     ticket: str | None
     question_set: str | None
     consent: bool
-    candidate_name: str
     analysis_affect: bool | None
 
 
@@ -108,11 +107,18 @@ class SessionEnd:
 
 
 @dataclass(frozen=True)
+class SessionInfo:
+    """Details that must not travel in the URL (proxies and servers log URLs): the candidate's name."""
+
+    candidate_name: str
+
+
+@dataclass(frozen=True)
 class Ping:
     ts: Any
 
 
-ClientMessage = AudioChunk | SpeakerNote | EvaluationRequest | SessionEnd | Ping
+ClientMessage = AudioChunk | SpeakerNote | EvaluationRequest | SessionEnd | SessionInfo | Ping
 
 
 def _bool(value: str) -> bool:
@@ -137,6 +143,12 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         )
     if channels not in (1, 2):
         raise ProtocolError(ErrorCode.BAD_PARAMETERS, "channels must be 1 or 2", fatal=True)
+    if "candidate" in query:
+        raise ProtocolError(
+            ErrorCode.BAD_PARAMETERS,
+            "the candidate's name never goes in a URL (logs keep URLs); send it in a session_info message",
+            fatal=True,
+        )
     affect = query.get("analysis_affect")
     return ConnectParams(
         language=language,
@@ -146,7 +158,6 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         ticket=query.get("ticket") or None,
         question_set=query.get("question_set") or None,
         consent=_bool(query.get("consent", "0")),
-        candidate_name=(query.get("candidate") or "")[:200],
         analysis_affect=None if affect is None else _bool(affect),
     )
 
@@ -271,6 +282,11 @@ def parse_text(text: str, *, sample_rate: int, channels: int, max_chunk_ms: int)
         return EvaluationRequest(scope=scope)
     if kind == "session_end":
         return SessionEnd()
+    if kind == "session_info":
+        name = _require(message, "candidate_name", str).strip()
+        if len(name) > 200:
+            raise ProtocolError(ErrorCode.INVALID_FIELD, "candidate_name is longer than 200 characters")
+        return SessionInfo(candidate_name=name)
     if kind == "ping":
         ts = message.get("ts")
         if not _echoable(ts):

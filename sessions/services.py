@@ -43,7 +43,6 @@ def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
         language=params.language,
         sample_rate=params.sample_rate,
         channels=params.channels,
-        candidate_name=params.candidate_name,
         question_set=question_set,
         consent=params.consent,
         analysis_affect=settings.ANALYSIS_AFFECT if params.analysis_affect is None else params.analysis_affect,
@@ -168,6 +167,15 @@ async def note_add(*, meta: SessionMeta, note: SpeakerNote) -> Note:
             pipe.expire(keys.hints, state.ttl())
             await pipe.execute()
     return stored
+
+
+def _set_candidate(session_id: str, name: str) -> None:
+    Interview.objects.filter(pk=session_id).update(candidate_name=name)
+
+
+async def interview_candidate_set(*, meta: SessionMeta, name: str) -> None:
+    """Store the candidate's name, which arrives in a ``session_info`` message, never in the URL."""
+    await database_sync_to_async(_set_candidate)(meta.session_id, name)
 
 
 async def evaluation_status(*, meta: SessionMeta, scope: str) -> events.EvaluationStatus:

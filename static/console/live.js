@@ -89,7 +89,11 @@ function handleEvent(event) {
   switch (event.type) {
     case "connection_ack":
       if (startedAt === null) startedAt = performance.now();
-      if (connection.reconnects === 0) history.replaceState(null, "", `${location.pathname}${location.search}#${event.session_id}`);
+      if (connection.reconnects === 0) {
+        history.replaceState(null, "", `${location.pathname}${location.search}#${event.session_id}`);
+        // The name travels inside the socket, never in a URL (URLs end up in logs).
+        if (config.candidate) connection.sendJson({ type: "session_info", candidate_name: config.candidate });
+      }
       break;
     case "audio_processed":
       for (const segment of event.segments || []) transcript.upsert(segment);

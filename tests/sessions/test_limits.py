@@ -6,7 +6,6 @@ No models load here: chunk processing and evaluations are not enqueued (their ow
 
 from __future__ import annotations
 
-import json
 import struct
 import time
 from typing import Any
@@ -165,5 +164,22 @@ async def test_nested_json_surrogates_and_huge_numbers_get_an_error_message(app,
         assert error["type"] == "error_message" and error["code"] == code and not error["fatal"], (text[:40], error)
     await communicator.send_json_to({"type": "ping", "ts": time.time()})
     assert (await communicator.receive_json_from(timeout=5))["type"] == "pong"
+    await communicator.disconnect()
+    state.delete_session(ack["session_id"])
+
+
+@override_settings(DEBUG=False)
+async def test_the_candidate_name_travels_in_session_info_not_in_the_url(app, user):
+    from sessions.models import Interview
+
+    communicator, refused = await open_socket(app, user, "language=en&consent=1&candidate=Eve")
+    assert refused["code"] == ErrorCode.BAD_PARAMETERS and "never goes in a URL" in refused["message"]
+    assert await Interview.objects.acount() == 0
+    communicator, ack = await open_socket(app, user)
+    await communicator.send_json_to({"type": "session_info", "candidate_name": "  Eve Kim "})
+    assert (await communicator.receive_json_from(timeout=5))["type"] == "session_info_ack"
+    assert (await Interview.objects.aget(pk=ack["session_id"])).candidate_name == "Eve Kim"
+    await communicator.send_json_to({"type": "session_info", "candidate_name": "x" * 201})
+    assert (await communicator.receive_json_from(timeout=5))["code"] == ErrorCode.INVALID_FIELD
     await communicator.disconnect()
     state.delete_session(ack["session_id"])
