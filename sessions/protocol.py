@@ -206,7 +206,7 @@ def max_text_chars(*, sample_rate: int, channels: int, max_chunk_ms: int) -> int
     return max_chunk_bytes(sample_rate=sample_rate, channels=channels, max_chunk_ms=max_chunk_ms) * 4 // 3 + 4096
 
 
-def _has_lone_surrogate(value: Any) -> bool:
+def has_lone_surrogate(value: Any) -> bool:
     """True if any string in the decoded JSON holds a lone UTF-16 surrogate (``"\\ud800"``): it cannot be
     stored or sent back as UTF-8, so such a message is refused before anything touches it."""
     stack = [value]
@@ -246,7 +246,7 @@ def parse_text(text: str, *, sample_rate: int, channels: int, max_chunk_ms: int)
         raise ProtocolError(ErrorCode.BAD_JSON, "message is nested too deeply") from None
     except ValueError:  # e.g. an integer of more than 4300 digits
         raise ProtocolError(ErrorCode.BAD_JSON, "message holds a number too large to read") from None
-    if _has_lone_surrogate(message):
+    if has_lone_surrogate(message):
         raise ProtocolError(ErrorCode.BAD_JSON, "message holds a lone UTF-16 surrogate (not valid Unicode text)")
     if not isinstance(message, dict):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "message must be a JSON object")

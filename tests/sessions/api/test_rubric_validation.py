@@ -69,3 +69,16 @@ def test_a_bad_stored_rubric_falls_back_to_the_default_and_says_so(caplog):
 def test_rubric_error_is_none_for_usable_overrides():
     assert rubric_error({}) is None and rubric_error({"relevance": 1, "structure": 0}) is None
     assert rubric_error([1, 2]) and rubric_error("weights")
+
+
+@pytest.mark.parametrize("body", [
+    "[" * 100_000 + "]" * 100_000,
+    '{"name": "\\ud800", "slug": "s1", "language": "en"}',
+    '{"name": "x", "slug": "s2", "language": "en", "questions": [{"text": "q", "order": ' + "9" * 5000 + "}]}",
+    '{"name": "x", "slug": "s3", "language": "en", "rubric": {"weights": {"relevance": 1e999}}}',
+    '{"name": "x", "slug": "s4", "language": "en", "questions": [{"text": "q", "order": 1e400}]}',
+])  # fmt: skip
+def test_malformed_json_bodies_are_400_not_500(users, body):
+    response = client_for(users["owner"]).generic("POST", "/api/question-sets/", body, content_type="application/json")
+    assert response.status_code == 400, response.content[:200]
+    assert not QuestionSet.objects.filter(slug__in=["s1", "s2", "s3", "s4"]).exists()
