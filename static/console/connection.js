@@ -12,7 +12,7 @@
 
 import { ChunkLedger } from "./ledger.js";
 
-const FATAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4409]);
+const FATAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4409, 4429]);
 const RESYNC_ERRORS = new Set(["seq_gap", "too_fast"]);
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
 
