@@ -56,6 +56,7 @@ def test_sockets_need_a_ticket_and_answer_floods_and_bad_json_with_errors(live_s
             replies = [json.loads(await ws.recv()) for _ in range(40)]
             codes = {r.get("code", r["type"]) for r in replies}
             assert codes == {"pong", "rate_limited"}, codes
+            await asyncio.sleep(1.0)  # the bucket refills (5 frames/s), so session_end is not dropped
             await ws.send(json.dumps({"type": "session_end"}))
 
     asyncio.run(scenario())
