@@ -21,6 +21,7 @@ from analysis.pipeline.score import session_evaluate
 from analysis.pipeline.stages import STAGES, Stage
 from analysis import judge_service
 from sessions import events, services
+from sessions import limits
 
 logger = logging.getLogger(__name__)
 
@@ -91,8 +92,11 @@ def answer_judge(session_id: str, index: int) -> None:
 
 @shared_task(name="interview.evaluate", **COMMON)
 def evaluate(session_id: str, scope: str) -> None:
-    for event in session_evaluate(session_id, scope):
-        events.publish(session_id, event)
+    try:
+        for event in session_evaluate(session_id, scope):
+            events.publish(session_id, event)
+    finally:
+        limits.evaluation_release(session_id=session_id)  # the session may ask again
 
 
 def chunk_chain(session_id: str, seq: int) -> Any:

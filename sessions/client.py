@@ -11,6 +11,7 @@ import json
 import struct
 import time
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -74,11 +75,14 @@ async def stream_audio(
     drop_at_s: float | None = None,
     timeout_s: float = 300.0,
     compression: str | None = "deflate",
+    get_ticket: Callable[[], Awaitable[str]] | None = None,
 ) -> StreamLog:
     """Stream ``audio`` (float32, shape (n,) or (n, channels)) and return everything received.
 
     ``notes`` are (session time, message) pairs sent when the stream reaches that time. ``drop_at_s`` closes
     the socket abruptly at that point and resumes with the token, resending unacknowledged chunks.
+    ``get_ticket`` (outside DEBUG) returns a fresh one-time ticket (``POST /api/ws-tickets/``) for each
+    connect and resume.
     """
     query = {"sample_rate": str(sample_rate), "channels": str(channels), **(params or {})}
     log = StreamLog()
@@ -104,6 +108,8 @@ async def stream_audio(
             pass
 
     async def connect(extra: dict[str, str]) -> Any:
+        if get_ticket is not None:
+            extra = {**extra, "ticket": await get_ticket()}
         ws = await websockets.connect(
             f"{url}?{urlencode({**query, **extra})}",
             origin=origin,

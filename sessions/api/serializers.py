@@ -11,6 +11,7 @@ from django.db import transaction
 from rest_framework import serializers
 
 from analysis.models import Question, QuestionSet
+from scoring.rubric_check import rubric_error
 from sessions.models import Interview, Note
 
 
@@ -122,6 +123,13 @@ class QuestionSetSerializer(serializers.ModelSerializer):
 
     def get_is_shared(self, obj: QuestionSet) -> bool:
         return obj.owner_id is None
+
+    def validate_rubric(self, value: dict[str, Any]) -> dict[str, Any]:
+        """Refuse a rubric the scorer cannot use, with the scorer's reason (a typo never changes scores)."""
+        problem = rubric_error(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
     @staticmethod
     def _write_questions(question_set: QuestionSet, questions: list[dict[str, Any]]) -> None:

@@ -12,18 +12,22 @@
 
 import { ChunkLedger } from "./ledger.js";
 
-const FATAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4409]);
+const FATAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4409, 4429]);
 const RESYNC_ERRORS = new Set(["seq_gap", "too_fast"]);
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
 
 export class LiveConnection {
   /**
    * @param {{url: string, params: Record<string,string>, sampleRate: number, channels: number,
-   *          onEvent: (e: object) => void, onState: (state: string, info: object) => void}} options
+   *          onEvent: (e: object) => void, onState: (state: string, info: object) => void,
+   *          getTicket?: () => Promise<string|null>}} options
+   *   getTicket: asked before every connect and resume for a one-time ticket (POST /api/ws-tickets/);
+   *   a ticket is used once, so a resume needs a fresh one. A failure is retried like a dropped socket.
    */
-  constructor({ url, params, sampleRate, channels, onEvent, onState }) {
+  constructor({ url, params, sampleRate, channels, onEvent, onState, getTicket = null }) {
     this.url = url;
     this.params = params;
+    this.getTicket = getTicket;
     this.onEvent = onEvent;
     this.onState = onState;
     this.ledger = new ChunkLedger({ sampleRate, channels });
@@ -52,17 +56,33 @@ export class LiveConnection {
     this.connect();
   }
 
-  connectUrl() {
+  connectUrl(ticket = null) {
     const query = this.resumeToken
-      ? { resume: this.resumeToken, sample_rate: this.params.sample_rate, channels: this.params.channels }
-      : this.params;
+      ? { resume: this.resumeToken, sample_rate: this.params.sample_rate, channels: this.params.channels,
+          consent: this.params.consent }
+      : { ...this.params };
+    if (ticket) query.ticket = ticket;
     return `${this.url}?${new URLSearchParams(query)}`;
   }
 
-  connect() {
+  async connect() {
     clearTimeout(this.timers.retry);
     if (this.state !== "reconnecting") this.setState("connecting");
-    const ws = new WebSocket(this.connectUrl());
+    let ticket = null;
+    if (this.getTicket) {
+      try {
+        ticket = await this.getTicket();
+      } catch (error) {
+        if (error && error.fatal) {
+          this.finish("failed", { code: error.status, reason: error.message });
+        } else {
+          this.scheduleReconnect();
+        }
+        return;
+      }
+      if (this.state === "ended") return;
+    }
+    const ws = new WebSocket(this.connectUrl(ticket));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onmessage = (msg) => this.handleMessage(ws, msg);
