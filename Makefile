@@ -8,10 +8,15 @@ PORT ?= 8000
 MODELS_DIR ?= .models
 export MODELS_DIR
 
-.PHONY: run test install models migrate worker bench lint clean system-deps browser-deps
+.PHONY: run test install models migrate static worker bench lint clean system-deps browser-deps
 
-run: install models migrate ## install, migrate and start the service on the embedded defaults
-	HOST=$(HOST) PORT=$(PORT) $(PY) -m interview_project.serve
+# The laptop demo: DEBUG on unless the caller says otherwise (everything else defaults to production).
+run: install models migrate static ## install, migrate and start the service on the embedded defaults
+	DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) $(PY) -m interview_project.serve
+
+# daphne serves no static files: collect them for WhiteNoise (admin styles, Swagger UI/Redoc, console).
+static: install
+	DEBUG=1 $(PY) manage.py collectstatic --noinput -v0
 
 install: $(VENV)/.installed
 
@@ -28,7 +33,7 @@ system-deps:
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ] && command -v apt-get >/dev/null; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; fi
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; fi
 
 $(VENV)/.installed: requirements.txt | system-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,12 +45,12 @@ models: install
 	$(PY) -m analysis.stt.models $(MODELS_DIR)
 
 migrate: install
-	$(PY) manage.py migrate --noinput
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 
 worker: install models ## a production-shape worker (needs REDIS_URL)
-	$(VENV)/bin/celery -A celery_app worker -Q interviews,interviews_final --concurrency=2 --loglevel=INFO
+	$(VENV)/bin/celery -A celery_app worker -Q interviews,interviews_final,interviews_slow --concurrency=2 --loglevel=INFO
 
-test: install models browser-deps
+test: install models browser-deps static
 	$(PY) -m pytest
 
 bench: install models

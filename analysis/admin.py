@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
 from analysis.models import AnswerAnalysis, Question, QuestionSet
+from scoring.rubric_check import rubric_error
 
 
 class QuestionInline(admin.TabularInline):
@@ -15,8 +19,22 @@ class QuestionInline(admin.TabularInline):
     ordering = ["order", "id"]
 
 
+class QuestionSetForm(forms.ModelForm):
+    class Meta:
+        model = QuestionSet
+        fields = "__all__"
+
+    def clean_rubric(self) -> Any:
+        value = self.cleaned_data.get("rubric")
+        problem = rubric_error(value if value is not None else {})
+        if problem:
+            raise forms.ValidationError(f"This rubric cannot be used: {problem}")
+        return value
+
+
 @admin.register(QuestionSet)
 class QuestionSetAdmin(admin.ModelAdmin):
+    form = QuestionSetForm
     list_display = ["name", "slug", "language", "owner", "question_count", "created_at"]
     list_filter = ["language"]
     search_fields = ["name", "slug", "questions__text"]

@@ -34,7 +34,7 @@ def start_embedded_worker() -> None:
             pool="solo",
             hostname=anon_nodename(),
             loglevel="WARNING",
-            queues=[app.conf.task_default_queue, "interviews_final"],
+            queues=[app.conf.task_default_queue, "interviews_final", "interviews_slow"],
             without_heartbeat=True,
             without_mingle=True,
             without_gossip=True,

@@ -12,6 +12,7 @@ from analysis.answers.questions import QuestionSet as PureQuestionSet
 from analysis.models import AnswerAnalysis, Question, QuestionSet
 from analysis.stt.hotwords import hotword_prompt
 from scoring.rubric import Rubric
+from scoring.rubric_check import RUBRIC_ERRORS
 from sessions.models import Interview
 
 logger = logging.getLogger(__name__)
@@ -38,8 +39,8 @@ def rubric_for(interview: Interview) -> Rubric:
     if qs is not None and qs.rubric:
         try:
             return Rubric.from_dict(qs.rubric)
-        except ValueError:
-            logger.warning("question set %s has an invalid rubric; using the default", qs.pk)
+        except RUBRIC_ERRORS as exc:  # a bad stored rubric never stops a session
+            logger.warning("question set %s has an invalid rubric (%s); scoring with the default rubric", qs.pk, exc)
     return Rubric()
 
 

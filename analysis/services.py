@@ -15,6 +15,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
+from analysis import judge_service
 from analysis.answers import LlmConfig, VocalBaseline, analyze_answer, build_timeline, live_delivery
 from analysis.answers.feedback import live_pace_items
 from analysis.answers.prosody import VocalFeatures
@@ -109,7 +110,7 @@ def answers_live_step(*, meta: SessionMeta, stage: dict[str, Any], now_s: float,
         if span.finished and span.index not in analysed:
             analysis = answer_analyse(
                 interview=interview, span=span, language=language, pure_set=pure_set,
-                baseline=stage.get("baseline"), affect=affect_on(interview), use_llm=True, audio_source=audio_source,
+                baseline=stage.get("baseline"), affect=affect_on(interview), use_llm=False, audio_source=audio_source,
             )
             stage["baseline"] = _updated_baseline(stage.get("baseline"), analysis.get("vocal"))
             AnswerAnalysis.objects.update_or_create(
@@ -118,6 +119,8 @@ def answers_live_step(*, meta: SessionMeta, stage: dict[str, Any], now_s: float,
                           "answer_text": analysis["answer_text"], "analysis": analysis, "overall": None},
             )
             analysed.append(span.index)
+            # the LLM judgement is an HTTP call: its own queue, never the ordered live chain
+            judge_service.answer_judge_request(session_id=meta.session_id, index=span.index)
         elif not span.finished and span.answer_start is not None:
             last = stage.get("feedback_at", {}).get(str(span.index), -1e9)
             if now_s - last >= FEEDBACK_MIN_INTERVAL_S:

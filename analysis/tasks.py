@@ -19,7 +19,9 @@ from analysis.pipeline.finalize import session_finalize
 from analysis.pipeline.runner import StageBusy
 from analysis.pipeline.score import session_evaluate
 from analysis.pipeline.stages import STAGES, Stage
+from analysis import judge_service
 from sessions import events, services
+from sessions import limits
 from sessions.webhooks import report_ready_notify
 
 logger = logging.getLogger(__name__)
@@ -83,10 +85,20 @@ def finalize(self: Any, session_id: str) -> None:
         raise
 
 
+@shared_task(name=judge_service.TASK_NAME, **{**COMMON, "soft_time_limit": 60, "time_limit": 90})
+def answer_judge(session_id: str, index: int) -> None:
+    """The LLM judgement of one live answer (queue ``interviews_slow``): stored, then pushed on its own."""
+    for event in judge_service.answer_judge(session_id=session_id, index=index):
+        events.publish(session_id, event)
+
+
 @shared_task(name="interview.evaluate", **COMMON)
 def evaluate(session_id: str, scope: str) -> None:
-    for event in session_evaluate(session_id, scope):
-        events.publish(session_id, event)
+    try:
+        for event in session_evaluate(session_id, scope):
+            events.publish(session_id, event)
+    finally:
+        limits.evaluation_release(session_id=session_id)  # the session may ask again
 
 
 def chunk_chain(session_id: str, seq: int) -> Any:

@@ -167,6 +167,8 @@ def spawn_server(mode: str, redis_url: str) -> Server:
            "MEDIA_ROOT": str(workdir / "media"), "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING")}
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
+    # The bench measures streaming, not logins: anonymous sockets, as under `make run` (DEBUG defaults to off).
+    env.setdefault("DEBUG", "1")
     if mode == "redis":
         env["REDIS_URL"] = redis_url
     py = str(REPO / ".venv" / "bin" / "python")

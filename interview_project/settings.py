@@ -18,7 +18,8 @@ from interview_project.env import env_bool, env_float, env_int, env_list, env_st
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-DEBUG = env_bool("DEBUG", True)
+DEBUG = env_bool("DEBUG", False)
+"""Off unless asked for: `make run` sets DEBUG=1 for the laptop demo; a deployment never needs it."""
 if DEBUG:
     SECRET_KEY = env_str("SECRET_KEY", "insecure-development-key-do-not-use-in-production")
 else:
@@ -40,12 +41,15 @@ INSTALLED_APPS = [
     "channels",
     "rest_framework",
     "sessions.apps.InterviewSessionsConfig",
+    "sessions.access.apps.AccessConfig",
     "analysis.apps.AnalysisConfig",
     "scoring.apps.ScoringConfig",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # daphne serves no static files: WhiteNoise answers /static/ (admin, API docs, console) in every mode.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -72,6 +76,36 @@ TEMPLATES = [
     },
 ]
 
+# --- HTTPS, cookies, proxies (docs/api.md "Production") -------------------------------------------------------
+PROXY_HEADERS = env_bool("PROXY_HEADERS", False)
+"""Trust X-Forwarded-For/-Proto from a front proxy (daphne --proxy-headers). Off: the client address is the
+socket's, so nobody can spoof a throttle key or claim HTTPS with a header."""
+if PROXY_HEADERS:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0 if DEBUG else 31_536_000)
+"""Only ever sent on HTTPS responses, so a plain-HTTP trial run is not locked out."""
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_COOKIES = env_bool("SECURE_COOKIES", not DEBUG)
+"""Session and CSRF cookies only over HTTPS. Set SECURE_COOKIES=0 to try a DEBUG=0 server over plain HTTP."""
+SESSION_COOKIE_SECURE = SECURE_COOKIES
+CSRF_COOKIE_SECURE = SECURE_COOKIES
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "interview_project.redact.RedactingExceptionReporterFilter"
+DEFAULT_EXCEPTION_REPORTER = "interview_project.redact.RedactingExceptionReporter"
+"""Error pages and mails mask passwords inside URLs (REDIS_URL, DATABASE_URL, broker) as well as names."""
+
+# --- Logins (docs/api.md "Logins and roles") -----------------------------------------------------------------
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "console-start"
+LOGOUT_REDIRECT_URL = "login"
+
 # --- Storage -------------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
@@ -93,8 +127,17 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "var" / "media")))
 MEDIA_URL = "/media/"
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+"""Filled by ``manage.py collectstatic`` (``make run``/``make test`` run it); WhiteNoise serves it."""
 STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Compressed copies (gzip/brotli when available), no manifest: templates never fail on a missing entry.
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
+"""Serve straight from the app folders (no collectstatic needed); on in DEBUG, off in production."""
+WHITENOISE_AUTOREFRESH = DEBUG
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -138,10 +181,19 @@ CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = "interviews"
 # The final pass re-transcribes a whole recording: its own queue, so it never delays live chunks when
 # separate workers serve the two (`-Q interviews` and `-Q interviews_final`).
+# Slow calls off the ordered live chain (the optional LLM judgement of an answer, an HTTP call of up to
+# 2 × OPENAI_TIMEOUT_S): `interviews_slow`. Worker layout in docs/stt.md ("Worker pools").
 CELERY_TASK_ROUTES = {
     "interview.final_pass": {"queue": "interviews_final"},
+    "interview.answer_judge": {"queue": "interviews_slow"},
     "interview.import_recording": {"queue": "interviews_final"},
 }
+FINALIZE_QUEUE = env_str("FINALIZE_QUEUE", "")
+"""Optional queue for `interview.finalize` (e.g. `interviews_end`, consumed by the live workers too:
+`-Q interviews_end,interviews`; kombu takes turns between queues, so a session's end is picked at the next
+turn instead of waiting behind other sessions' chunk backlog). Unset: the live queue."""
+if FINALIZE_QUEUE:
+    CELERY_TASK_ROUTES["interview.finalize"] = {"queue": FINALIZE_QUEUE}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -151,9 +203,26 @@ SESSION_TTL_S = env_int("SESSION_TTL_S", 900)
 HEARTBEAT_S = env_int("HEARTBEAT_S", 20)
 AUDIO_MAX_CHUNK_MS = env_int("AUDIO_MAX_CHUNK_MS", 2000)
 AUDIO_MAX_SPEED = env_float("AUDIO_MAX_SPEED", 4.0)
-"""Audio may arrive this many times faster than real time (after a burst allowance) before it is refused."""
-AUDIO_BURST_S = env_float("AUDIO_BURST_S", 30.0)
+"""Audio may arrive this many times faster than real time, measured over a sliding window (sessions.limits)."""
+AUDIO_RATE_WINDOW_S = env_float("AUDIO_RATE_WINDOW_S", 30.0)
+"""The speed limit's window: at most AUDIO_MAX_SPEED × this many seconds of audio in any such window."""
+WS_TEXT_FRAMES_PER_S = env_float("WS_TEXT_FRAMES_PER_S", 5.0)
+WS_TEXT_FRAMES_BURST = env_float("WS_TEXT_FRAMES_BURST", 20.0)
+MAX_SESSIONS_PER_USER = env_int("MAX_SESSIONS_PER_USER", 3)
+MAX_SESSION_S = env_float("MAX_SESSION_S", 3 * 3600.0)
+"""Longest interview, in seconds of audio; the session must then end (session_too_long)."""
 WS_ALLOWED_ORIGINS = env_list("WS_ALLOWED_ORIGINS", [])
+
+# --- Capacity (docs/stt.md "Capacity", docs/protocol.md "server_busy") ----------------------------------------
+WORKER_CORES = env_int("WORKER_CORES", os.cpu_count() or 1)
+"""CPU cores of the live worker pool (all `-Q interviews` workers together)."""
+LIVE_SESSIONS_PER_CORE = env_float("LIVE_SESSIONS_PER_CORE", 2.0)
+"""Measured: a live session costs about 0.25 CPU-s per audio second with the bundled base model (docs/stt.md)."""
+LIVE_SESSION_CAPACITY = env_int("LIVE_SESSION_CAPACITY", int(LIVE_SESSIONS_PER_CORE * WORKER_CORES))
+"""Live interviews admitted at once; the next one is refused with server_busy (or waits, with queue=1). 0: no limit."""
+ADMISSION_QUEUE_TIMEOUT_S = env_float("ADMISSION_QUEUE_TIMEOUT_S", 60.0)
+ADMISSION_IDLE_S = env_float("ADMISSION_IDLE_S", 60.0)
+"""A session without audio for this long gives its slot up (a resume takes it back)."""
 
 # --- Speech models ------------------------------------------------------------------------------------------
 MODELS_DIR = Path(env_str("MODELS_DIR", str(BASE_DIR / ".models")))
@@ -161,10 +230,18 @@ WHISPER_MODEL = env_str("WHISPER_MODEL", "base")
 WHISPER_DEVICE = env_str("WHISPER_DEVICE", "cpu")
 WHISPER_COMPUTE_TYPE = env_str("WHISPER_COMPUTE_TYPE", "int8" if WHISPER_DEVICE == "cpu" else "float16")
 WHISPER_CPU_THREADS = env_int("WHISPER_CPU_THREADS", min(4, os.cpu_count() or 1))
+WHISPER_DEVICE_INDEX = [int(i) for i in env_list("WHISPER_DEVICE_INDEX", ["0"])]
+"""GPU(s) of this worker process, e.g. `1` or `0,1` (one model copy per process; docs/stt.md "GPU")."""
+WHISPER_NUM_WORKERS = env_int("WHISPER_NUM_WORKERS", 1)
+"""Parallel decodes on the one model copy (set to the thread count of a `-P threads` GPU worker)."""
 """CTranslate2 threads; its default (4) oversubscribes a 2-core machine."""
 WHISPER_BEAM_SIZE = env_int("WHISPER_BEAM_SIZE", 5)
-STT_PARTIAL_INTERVAL_S = env_float("STT_PARTIAL_INTERVAL_S", 1.0)
+STT_PARTIAL_INTERVAL_S = env_float("STT_PARTIAL_INTERVAL_S", 1.75)
 STT_COMMIT_WINDOW = env_str("STT_COMMIT_WINDOW", "short")
+STT_PARTIAL_DROP_LAG_S = env_float("STT_PARTIAL_DROP_LAG_S", 1.0)
+"""A worker this far behind a chunk drops its partial (from half of it the partial interval stretches)."""
+FEEDBACK_DEFER_LAG_S = env_float("FEEDBACK_DEFER_LAG_S", 2.0)
+"""...and this far behind defers live feedback to a later chunk. Commits are never given up (analysis/overload.py)."""
 """Encoder window for committed utterances: "short" (twice the clip, at least 10 s) or "full" (30 s)."""
 PREPROCESS_STEPS = env_list("PREPROCESS_STEPS", ["highpass"])
 """Enabled optional preprocessing steps (resampling and mix-down always run); see bench/preprocess.py."""
@@ -202,7 +279,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"redact": {"()": "interview_project.redact.RedactFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "celery": {"level": "WARNING"},
@@ -223,6 +301,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "sessions.api.parsers.SafeJSONParser",  # nested bodies and lone surrogates: 400, not 500
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_THROTTLE_CLASSES": ["sessions.api.throttles.ApiAnonThrottle", "sessions.api.throttles.ApiUserThrottle"],
     "DEFAULT_THROTTLE_RATES": {

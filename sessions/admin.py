@@ -162,7 +162,7 @@ class InterviewAdmin(admin.ModelAdmin):
         return actions
 
     # --- actions ----------------------------------------------------------------------------------------------
-    @admin.action(description="Re-run the final pass")
+    @admin.action(description="Re-run the final pass", permissions=["change"])
     def rerun_final_pass(self, request: HttpRequest, queryset: QuerySet[Interview]) -> None:
         count = 0
         for pk in queryset.values_list("pk", flat=True):

@@ -16,12 +16,16 @@ from uuid import UUID
 from django import forms
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.static import serve
 
 from analysis.models import QuestionSet
 from scoring.selectors import report_html
+from sessions.access.console import console_access
+from sessions.access.roles import PERM_READ_ALL_INTERVIEWS, PERM_RUN_INTERVIEWS
+from sessions.api.selectors import question_sets_visible_to
 from sessions.models import Interview, Note, RecordingImport, Segment
 
 logger = logging.getLogger(__name__)
@@ -36,7 +40,15 @@ mimetypes.add_type("text/javascript", ".mjs")
 
 
 class StartForm(forms.Form):
-    """What the start page asks; the live page re-validates the same fields from its query string."""
+    """What the start page asks; the live page re-validates the same fields from its query string.
+
+    Question sets are looked up among those the user may see (``question_sets_visible_to``): somebody
+    else's private set is "unknown" here exactly as on the API and the WebSocket.
+    """
+
+    def __init__(self, *args: Any, user: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
 
     language = forms.ChoiceField(choices=Interview.Language.choices, initial=Interview.Language.AUTO)
     question_set = forms.SlugField(required=False)
@@ -55,35 +67,41 @@ class StartForm(forms.Form):
         slug = self.cleaned_data.get("question_set") or ""
         if not slug:
             return None
-        found = QuestionSet.objects.filter(slug=slug).first()
+        found = question_sets_visible_to(user=self.user).filter(slug=slug).first()
         if found is None:
             raise forms.ValidationError("Unknown question set.")
         return found
 
 
-def _question_sets() -> list[dict[str, Any]]:
+def _question_sets(request: HttpRequest) -> list[dict[str, Any]]:
     return [
         {"slug": qs.slug, "name": qs.name, "language": qs.language, "questions": [q.text for q in qs.questions.all()]}
-        for qs in QuestionSet.objects.prefetch_related("questions").order_by("language", "name")
+        for qs in question_sets_visible_to(user=request.user).order_by("language", "name")
     ]
 
 
+@console_access(PERM_RUN_INTERVIEWS)
 def start(request: HttpRequest) -> HttpResponse:
     """``/``: choose language, question set, candidate, channels; consent is required to go on."""
-    form = StartForm(initial={"language": "auto", "channels": 1})
-    return render(request, "console/start.html", {"form": form, "question_sets": _question_sets()})
+    form = StartForm(initial={"language": "auto", "channels": 1}, user=request.user)
+    return render(request, "console/start.html", {"form": form, "question_sets": _question_sets(request)})
 
 
+@console_access(PERM_RUN_INTERVIEWS)
 def live(request: HttpRequest) -> HttpResponse:
     """``/interviews/live/``: the page that captures audio and shows the live transcript and scores.
 
     The interview itself is created by the WebSocket handshake, not here: a reload or a second tab then
     cannot leave orphan rows behind, and the same parameters go to the socket unchanged.
     """
-    form = StartForm(request.GET)
+    if request.method == "POST":
+        form = StartForm(request.POST, user=request.user)
+    else:  # the old GET form: everything but the name (which would sit in the URL and in every log)
+        form = StartForm(request.GET.dict() | {"candidate": ""} if request.GET else None, user=request.user)
     if not form.is_valid():
-        status = 400 if request.GET else 200
-        return render(request, "console/start.html", {"form": form, "question_sets": _question_sets()}, status=status)
+        status = 400 if form.is_bound else 200
+        return render(request, "console/start.html", {"form": form, "question_sets": _question_sets(request)},
+                      status=status)  # fmt: skip
     data = form.cleaned_data
     question_set: QuestionSet | None = data["question_set"]
     config = {
@@ -94,14 +112,18 @@ def live(request: HttpRequest) -> HttpResponse:
             "channels": str(data["channels"]),
             "consent": "1",
             "question_set": question_set.slug if question_set else "",
-            "candidate": data["candidate"],
         },
+        # sent in a session_info message after the first connection_ack: a name never goes in a URL
+        "candidate": data["candidate"],
         "chunk_ms": CHUNK_MS,
         "questions": [q.text for q in question_set.questions.all()] if question_set else [],
         "question_set_name": question_set.name if question_set else "",
         "report_url_template": reverse("console-report", kwargs={"interview_id": UUID(int=0)}),
         "worklet_url": f"{settings.STATIC_URL}console/pcm-worklet.js",
         "debug": bool(settings.DEBUG),
+        # A logged-in page asks for a one-time ticket before every connect and resume (docs/console.md).
+        "ticket_url": reverse("ws-ticket") if request.user.is_authenticated else "",
+        "csrf_token": get_token(request) if request.user.is_authenticated else "",
     }
     return render(
         request,
@@ -112,15 +134,20 @@ def live(request: HttpRequest) -> HttpResponse:
 
 
 def _may_view(request: HttpRequest, interview: Interview) -> bool:
-    """Owners and staff see a report; anonymous interviews (DEBUG only) are visible to anyone in DEBUG."""
+    """Owners and reviewers see a report; anonymous interviews (DEBUG only) are visible to anyone in DEBUG."""
     if interview.owner_id is None:
         return bool(settings.DEBUG)
     user = request.user
-    return bool(user.is_authenticated and (user.pk == interview.owner_id or user.is_staff))
+    return bool(user.is_authenticated and (user.pk == interview.owner_id or user.has_perm(PERM_READ_ALL_INTERVIEWS)))
 
 
+@console_access()
 def report(request: HttpRequest, interview_id: UUID) -> HttpResponse:
-    """``/interviews/<uuid>/report/``: the scoring report when it can be rendered, else the transcript."""
+    """``/interviews/<uuid>/report/``: the scoring report when it can be rendered, else the transcript.
+
+    Outside DEBUG an anonymous visitor is sent to the login page first; a logged-in user who may not see
+    the interview gets 404 (the page does not confirm that it exists).
+    """
     interview = get_object_or_404(Interview.objects.select_related("question_set"), pk=interview_id)
     if not _may_view(request, interview):
         raise Http404("No such interview")

@@ -17,7 +17,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from analysis.tasks import enqueue_chunk
-from sessions import events, security, services
+from sessions import admission, events, limits, security, services
 from sessions.protocol import (
     PROTOCOL_VERSION,
     AudioChunk,
@@ -28,6 +28,7 @@ from sessions.protocol import (
     Ping,
     ProtocolError,
     SessionEnd,
+    SessionInfo,
     SpeakerNote,
     parse_binary,
     parse_connect,
@@ -38,9 +39,15 @@ from sessions.state import SessionMeta
 logger = logging.getLogger(__name__)
 
 
+SLOT_TOUCH_S = 5.0  # how often a streaming session refreshes its live slot (admission.py)
+
+
 class InterviewConsumer(AsyncWebsocketConsumer):
     meta: SessionMeta | None = None
     params: ConnectParams | None = None
+    _slot_touched: float = -1e9
+    _admission: asyncio.Task[None] | None = None
+    slot_refreshed: float = 0.0
 
     # --- lifecycle -------------------------------------------------------------------------------------------------
     async def connect(self) -> None:
@@ -55,11 +62,42 @@ class InterviewConsumer(AsyncWebsocketConsumer):
                     raise ProtocolError(
                         ErrorCode.UNKNOWN_SESSION, "unknown or expired resume token; start a new session", fatal=True
                     )
+                if self.meta.status == "live":
+                    await admission.slot_touch(session_id=self.meta.session_id)  # an admitted interview keeps its slot
+                await self._refresh_slot()
             else:
-                self.meta = await services.interview_start(params=self.params, owner_id=owner_id)
+                await limits.sessions_check(user_id=owner_id, now=time.time())
+                if self.params.queue:
+                    # Waiting for a slot must not block this consumer: a client that gives up is seen
+                    # (disconnect) and leaves the line at once.
+                    self._admission = asyncio.create_task(self._start_admitted(owner_id))
+                else:
+                    await self._start_admitted(owner_id)
+                return
         except ProtocolError as error:
             await self._error(error)
             return
+        await self._joined()
+
+    async def _start_admitted(self, owner_id: int | None) -> None:
+        """Take a live slot (or wait for one with ``queue=1``), then create the session and acknowledge."""
+        assert self.params is not None
+        try:
+            slot = await admission.slot_admit(queue=self.params.queue, notify=self.send_json)
+            try:
+                self.meta = await services.interview_start(params=self.params, owner_id=owner_id)
+            except BaseException:
+                await admission.slot_drop(token=slot)
+                raise
+            await admission.slot_bind(token=slot, session_id=self.meta.session_id)
+            await self._refresh_slot()
+        except ProtocolError as error:
+            await self._error(error)
+            return
+        await self._joined()
+
+    async def _joined(self) -> None:
+        assert self.meta is not None and self.params is not None
         await self.channel_layer.group_add(events.group_name(self.meta.session_id), self.channel_name)
         await self.send_json(self._ack())
         if self.params.resume_token:
@@ -69,9 +107,21 @@ class InterviewConsumer(AsyncWebsocketConsumer):
                 await self.interview_audio_processed({"event": event})
 
     async def disconnect(self, code: int) -> None:
+        if self._admission is not None and not self._admission.done():
+            self._admission.cancel()  # a client that stopped waiting leaves the line (slot_admit cleans up)
         if self.meta is not None:
             await self.channel_layer.group_discard(events.group_name(self.meta.session_id), self.channel_name)
             await services.session_touch(session_id=self.meta.session_id)
+            if self.meta.status == "live":
+                await self._refresh_slot(force=True)
+
+    async def _refresh_slot(self, *, force: bool = False) -> None:
+        """Keep counting this session among its owner's live ones (sessions.limits), at most once a minute."""
+        assert self.meta is not None
+        now = time.time()
+        if force or now - self.slot_refreshed >= limits.SESSION_SLOT_REFRESH_S:
+            self.slot_refreshed = now
+            await limits.session_slot_refresh(user_id=self.meta.owner_id, session_id=self.meta.session_id, now=now)
 
     def _ack(self) -> dict[str, Any]:
         assert self.meta is not None
@@ -96,7 +146,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.meta is None:
             return
-        limits = {
+        audio = {
             "sample_rate": self.meta.sample_rate,
             "channels": self.meta.channels,
             "max_chunk_ms": settings.AUDIO_MAX_CHUNK_MS,
@@ -104,27 +154,47 @@ class InterviewConsumer(AsyncWebsocketConsumer):
         }
         try:
             if bytes_data is not None:
-                message = parse_binary(bytes_data, **limits)
+                message = parse_binary(bytes_data, **audio)
             else:
-                message = parse_text(text_data or "", **limits)
+                self.text_frames.take()
+                message = parse_text(text_data or "", **audio)
             await self._dispatch(message)
         except ProtocolError as error:
             await self._error(error)
+        except Exception:  # a bug must cost one frame, never the socket (1011) and its session
+            logger.exception("interview %s: frame handling failed", self.meta.session_id)
+            await self._error(ProtocolError(ErrorCode.INTERNAL, "this message could not be handled; the session goes on"))
+
+    @property
+    def text_frames(self) -> limits.TextFrameBucket:
+        bucket = self.__dict__.get("_text_frames")
+        if bucket is None:
+            bucket = self.__dict__["_text_frames"] = limits.text_bucket()
+        return bucket
 
     async def _dispatch(self, message: Any) -> None:
         assert self.meta is not None
         if isinstance(message, AudioChunk):
             await services.chunk_accept(meta=self.meta, chunk=message, now=time.time())
+            if time.monotonic() - self._slot_touched > SLOT_TOUCH_S:
+                self._slot_touched = time.monotonic()
+                await admission.slot_touch(session_id=self.meta.session_id)
             await sync_to_async(enqueue_chunk, thread_sensitive=False)(self.meta.session_id, message.seq)
+            await self._refresh_slot()
         elif isinstance(message, SpeakerNote):
             note = await services.note_add(meta=self.meta, note=message)
             await self.send_json({"type": "note_ack", "id": note.pk, "at": note.at, "kind": note.kind})
         elif isinstance(message, EvaluationRequest):
+            await limits.evaluation_claim(session_id=self.meta.session_id)
             await self.send_json(await services.evaluation_status(meta=self.meta, scope=message.scope))
             await services.evaluation_enqueue(meta=self.meta, scope=message.scope)
         elif isinstance(message, SessionEnd):
             if not await services.session_end_request(meta=self.meta):
                 raise ProtocolError(ErrorCode.SESSION_ENDED, "session_end was already received")
+            await limits.session_slot_release(user_id=self.meta.owner_id, session_id=self.meta.session_id)
+        elif isinstance(message, SessionInfo):
+            await services.interview_candidate_set(meta=self.meta, name=message.candidate_name)
+            await self.send_json({"type": "session_info_ack", "candidate_name": message.candidate_name})
         elif isinstance(message, Ping):
             await self.send_json({"type": "pong", "ts": message.ts})
 
@@ -138,6 +208,9 @@ class InterviewConsumer(AsyncWebsocketConsumer):
                 ErrorCode.BAD_PARAMETERS: CloseCode.BAD_PARAMETERS,
                 ErrorCode.UNKNOWN_SESSION: CloseCode.UNKNOWN_SESSION,
                 ErrorCode.UNAUTHORIZED: CloseCode.UNAUTHORIZED,
+                ErrorCode.SERVER_BUSY: CloseCode.SERVER_BUSY,
+                ErrorCode.FORBIDDEN: CloseCode.FORBIDDEN,
+                ErrorCode.TOO_MANY_SESSIONS: CloseCode.TOO_MANY_SESSIONS,
             }.get(error.code, CloseCode.INTERNAL)
             await self.close(code=close_code)
 

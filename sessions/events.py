@@ -43,6 +43,7 @@ class AudioProcessed(TypedDict):
     partial: str
     lag_ms: int
     timings_ms: dict[str, float]
+    degraded: list[Literal["partials", "feedback"]]  # what an overloaded worker gave up (analysis/overload.py)
 
 
 class FinalProgress(TypedDict):
@@ -80,6 +81,8 @@ class RealTimeFeedback(TypedDict):
     items: list[FeedbackItemPayload]
     metrics: dict[str, Any]
     final: bool
+    source: NotRequired[Literal["llm"]]  # the LLM judgement, sent later from its own queue
+    llm: NotRequired[dict[str, Any]]  # {strengths, improvements, evidence}
 
 
 class ScoreUpdate(TypedDict):
@@ -91,6 +94,14 @@ class ScoreUpdate(TypedDict):
     band: list[float]
     n_answers: NotRequired[int]  # session scope
     provisional: NotRequired[bool]  # answer scope on evaluation_request: the answer is still going on
+
+
+class Queued(TypedDict):
+    """Before ``connection_ack``, to a client that asked to wait for a live slot (``queue=1``)."""
+
+    type: Literal["queued"]
+    position: int
+    capacity: int
 
 
 class EvaluationStatus(TypedDict):
@@ -111,14 +122,14 @@ class ErrorMessage(TypedDict):
 
 
 Event = (AudioProcessed | FinalProgress | SessionComplete | RealTimeFeedback | ScoreUpdate | EvaluationStatus
-         | ErrorMessage)
+         | ErrorMessage | Queued)
 
 
 # --- builders: the one place each event's shape is written ----------------------------------------------------
 def audio_processed(*, seq: int, segments: list[Any], partial: str, lag_ms: int,
-                    timings_ms: dict[str, float]) -> AudioProcessed:
+                    timings_ms: dict[str, float], degraded: list[Any] | None = None) -> AudioProcessed:
     return {"type": "audio_processed", "seq": seq, "segments": segments, "partial": partial, "lag_ms": lag_ms,
-            "timings_ms": timings_ms}
+            "timings_ms": timings_ms, "degraded": list(degraded or [])}
 
 
 def final_progress(*, stage: Literal["transcribe", "diarize", "analyze", "done"], done: float) -> FinalProgress:
@@ -138,6 +149,15 @@ def live_feedback(*, answer_id: int, question: str, items: list[Any], metrics: d
                   final: bool = False) -> RealTimeFeedback:
     return {"type": "real_time_feedback", "answer_id": answer_id, "question": question, "items": items,
             "metrics": metrics, "final": final}
+
+
+def llm_feedback(*, answer_id: int, question: str, items: list[Any], judgement: dict[str, Any]) -> RealTimeFeedback:
+    return {"type": "real_time_feedback", "answer_id": answer_id, "question": question, "items": items,
+            "metrics": {}, "final": True, "source": "llm", "llm": judgement}
+
+
+def queued(*, position: int, capacity: int) -> Queued:
+    return {"type": "queued", "position": position, "capacity": capacity}
 
 
 class _AnswerScoreLike(Protocol):

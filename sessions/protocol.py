@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import struct
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -15,7 +16,10 @@ from urllib.parse import parse_qs
 
 PROTOCOL_VERSION = 1
 LANGUAGES = ("ko", "en", "auto")
-MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = 8000, 48000
+ACCEPTED_SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000)
+"""The rates devices and browsers use. Each shares a large factor with 16 kHz, so resampling stays a short
+polyphase filter; an arbitrary rate (say 47 999 Hz) would cost ~200x more CPU per second of audio."""
+MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = ACCEPTED_SAMPLE_RATES[0], ACCEPTED_SAMPLE_RATES[-1]
 MIN_CHUNK_MS = 20
 ENCODINGS = ("pcm_s16le", "opus")
 OPUS_SAMPLE_RATE = 48000
@@ -37,7 +41,14 @@ class ErrorCode:
     BAD_PARAMETERS = "bad_parameters"
     UNKNOWN_SESSION = "unknown_session"
     UNAUTHORIZED = "unauthorized"
+    FORBIDDEN = "forbidden"
     PROCESSING_FAILED = "processing_failed"
+    SERVER_BUSY = "server_busy"
+    RATE_LIMITED = "rate_limited"
+    EVALUATION_PENDING = "evaluation_pending"
+    TOO_MANY_SESSIONS = "too_many_sessions"
+    SESSION_TOO_LONG = "session_too_long"
+    MESSAGE_TOO_LARGE = "message_too_large"
     INTERNAL = "internal_error"
 
 
@@ -50,6 +61,8 @@ class CloseCode:
     FORBIDDEN = 4403
     UNKNOWN_SESSION = 4404
     SUPERSEDED = 4409
+    SERVER_BUSY = 4503
+    TOO_MANY_SESSIONS = 4429
     INTERNAL = 4500
 
 
@@ -71,10 +84,10 @@ class ConnectParams:
     ticket: str | None
     question_set: str | None
     consent: bool
-    candidate_name: str
     analysis_affect: bool | None
     encoding: str = "pcm_s16le"
     terms: tuple[str, ...] = ()
+    queue: bool = False  # wait for a live slot instead of being refused with server_busy
 
 
 @dataclass(frozen=True)
@@ -102,11 +115,18 @@ class SessionEnd:
 
 
 @dataclass(frozen=True)
+class SessionInfo:
+    """Details that must not travel in the URL (proxies and servers log URLs): the candidate's name."""
+
+    candidate_name: str
+
+
+@dataclass(frozen=True)
 class Ping:
     ts: Any
 
 
-ClientMessage = AudioChunk | SpeakerNote | EvaluationRequest | SessionEnd | Ping
+ClientMessage = AudioChunk | SpeakerNote | EvaluationRequest | SessionEnd | SessionInfo | Ping
 
 
 def _bool(value: str) -> bool:
@@ -124,9 +144,10 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         channels = int(query.get("channels", "1") or 1)
     except ValueError:
         raise ProtocolError(ErrorCode.BAD_PARAMETERS, "sample_rate and channels must be integers", fatal=True) from None
-    if not MIN_SAMPLE_RATE <= sample_rate <= MAX_SAMPLE_RATE:
+    if sample_rate not in ACCEPTED_SAMPLE_RATES:
         raise ProtocolError(
-            ErrorCode.BAD_PARAMETERS, f"sample_rate must be {MIN_SAMPLE_RATE}-{MAX_SAMPLE_RATE}", fatal=True
+            ErrorCode.BAD_PARAMETERS,
+            f"sample_rate must be one of {', '.join(str(r) for r in ACCEPTED_SAMPLE_RATES)}", fatal=True,
         )
     if channels not in (1, 2):
         raise ProtocolError(ErrorCode.BAD_PARAMETERS, "channels must be 1 or 2", fatal=True)
@@ -137,6 +158,12 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         if "sample_rate" in query and sample_rate != OPUS_SAMPLE_RATE:
             raise ProtocolError(ErrorCode.BAD_PARAMETERS, "with encoding=opus the sample_rate is 48000", fatal=True)
         sample_rate = OPUS_SAMPLE_RATE
+    if "candidate" in query:
+        raise ProtocolError(
+            ErrorCode.BAD_PARAMETERS,
+            "the candidate's name never goes in a URL (logs keep URLs); send it in a session_info message",
+            fatal=True,
+        )
     affect = query.get("analysis_affect")
     return ConnectParams(
         language=language,
@@ -146,10 +173,10 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         ticket=query.get("ticket") or None,
         question_set=query.get("question_set") or None,
         consent=_bool(query.get("consent", "0")),
-        candidate_name=(query.get("candidate") or "")[:200],
         analysis_affect=None if affect is None else _bool(affect),
         encoding=encoding,
         terms=tuple(t.strip()[:40] for t in (query.get("terms") or "").split(",") if t.strip())[:40],
+        queue=_bool(query.get("queue", "0")),
     )
 
 
@@ -254,12 +281,54 @@ def _require(message: dict[str, Any], name: str, kind: type | tuple[type, ...]) 
     return value
 
 
+def max_text_chars(*, sample_rate: int, channels: int, max_chunk_ms: int) -> int:
+    """The longest text frame worth parsing: a JSON ``audio_chunk`` of the largest chunk in base64, plus slack."""
+    return max_chunk_bytes(sample_rate=sample_rate, channels=channels, max_chunk_ms=max_chunk_ms) * 4 // 3 + 4096
+
+
+def has_lone_surrogate(value: Any) -> bool:
+    """True if any string in the decoded JSON holds a lone UTF-16 surrogate (``"\\ud800"``): it cannot be
+    stored or sent back as UTF-8, so such a message is refused before anything touches it."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
+
+
+def _echoable(value: Any) -> bool:
+    """``ping.ts`` comes back in ``pong``: a finite number, a short string or null, nothing else."""
+    if value is None or (isinstance(value, str) and len(value) <= 64):
+        return True
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return math.isfinite(value) and abs(value) < 1e18
+
+
 def parse_text(text: str, *, sample_rate: int, channels: int, max_chunk_ms: int,
                encoding: str = "pcm_s16le") -> ClientMessage:
+    limit = max_text_chars(sample_rate=sample_rate, channels=channels, max_chunk_ms=max_chunk_ms)
+    if len(text) > limit:
+        raise ProtocolError(ErrorCode.MESSAGE_TOO_LARGE, f"text messages are limited to {limit} characters")
     try:
         message = json.loads(text)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError(ErrorCode.BAD_JSON, f"message is not valid JSON: {exc.msg}") from None
+    except RecursionError:
+        raise ProtocolError(ErrorCode.BAD_JSON, "message is nested too deeply") from None
+    except ValueError:  # e.g. an integer of more than 4300 digits
+        raise ProtocolError(ErrorCode.BAD_JSON, "message holds a number too large to read") from None
+    if has_lone_surrogate(message):
+        raise ProtocolError(ErrorCode.BAD_JSON, "message holds a lone UTF-16 surrogate (not valid Unicode text)")
     if not isinstance(message, dict):
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "message must be a JSON object")
     kind = message.get("type")
@@ -294,6 +363,14 @@ def parse_text(text: str, *, sample_rate: int, channels: int, max_chunk_ms: int,
         return EvaluationRequest(scope=scope)
     if kind == "session_end":
         return SessionEnd()
+    if kind == "session_info":
+        name = _require(message, "candidate_name", str).strip()
+        if len(name) > 200:
+            raise ProtocolError(ErrorCode.INVALID_FIELD, "candidate_name is longer than 200 characters")
+        return SessionInfo(candidate_name=name)
     if kind == "ping":
-        return Ping(ts=message.get("ts"))
+        ts = message.get("ts")
+        if not _echoable(ts):
+            raise ProtocolError(ErrorCode.INVALID_FIELD, "ts must be a finite number or a short string")
+        return Ping(ts=ts)
     raise ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type '{kind[:40]}'")

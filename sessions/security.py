@@ -20,6 +20,7 @@ from channels.security.websocket import OriginValidator
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
+from sessions.access.roles import PERM_RUN_INTERVIEWS
 from sessions.protocol import ConnectParams, ErrorCode, ProtocolError
 from sessions.tickets import ticket_consume_async
 
@@ -36,6 +37,12 @@ def websocket_guard(app: Any) -> Any:
 
 def _active_user_exists(user_id: int) -> bool:
     return get_user_model().objects.filter(pk=user_id, is_active=True).exists()
+
+
+def _may_run_interviews(user_id: int) -> bool:
+    """The interviewer role (``add_interview``), checked on the socket as on the API and the console."""
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
+    return bool(user is not None and user.has_perm(PERM_RUN_INTERVIEWS))
 
 
 async def _ticket_user(ticket: str) -> int:
@@ -67,6 +74,11 @@ async def authorize_connect(*, scope: dict[str, Any], params: ConnectParams) -> 
         raise ProtocolError(
             ErrorCode.UNAUTHORIZED, "authentication required: connect with ?ticket= from POST /api/ws-tickets/",
             fatal=True,
+        )
+    if not await database_sync_to_async(_may_run_interviews)(user_id):
+        logger.info("websocket refused: user %s may not run interviews", user_id)
+        raise ProtocolError(
+            ErrorCode.FORBIDDEN, "your account may not run interviews; ask for the interviewer role", fatal=True
         )
     if not params.consent:
         raise ProtocolError(ErrorCode.BAD_PARAMETERS, "consent is required", fatal=True)

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sessions.models import Note, Segment
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from sessions.access.roles import PERM_READ_ALL_QUESTION_SETS
+from sessions.models import Interview, Note, Segment
 
 
 def segment_payload(segment: Segment) -> dict[str, Any]:
@@ -34,3 +38,35 @@ def transcript_stats(session_id: str) -> dict[str, Any]:
     segments = list(Segment.objects.filter(interview_id=session_id).values_list("text", "end"))
     words = sum(len(text.split()) for text, _ in segments)
     return {"segments": len(segments), "words": words, "transcribed_s": round(max((e for _, e in segments), default=0.0), 2)}
+
+
+def _question_sets() -> Any:
+    """The question set model's manager, through the interview's foreign key (sessions' models own that
+    dependency; this module does not import ``analysis``)."""
+    return Interview._meta.get_field("question_set").related_model._default_manager
+
+
+def question_sets_visible_to(*, user: Any) -> QuerySet[Any]:
+    """Shared sets (no owner, e.g. the seeded ones) and the user's own; every set for holders of
+    ``view_questionset`` (reviewers, interview admins). Anonymous visitors (DEBUG demos only) get the shared
+    sets.
+
+    The one rule for the API, the console's start page and the WebSocket: a private set's questions and
+    expected keywords (its answer key) are never shown to, or used by, anybody else.
+    """
+    queryset = _question_sets().prefetch_related("questions")
+    if user is None or not getattr(user, "is_authenticated", False):
+        return queryset.filter(owner__isnull=True)
+    if getattr(user, "is_active", False) and user.has_perm(PERM_READ_ALL_QUESTION_SETS):
+        return queryset
+    return queryset.filter(Q(owner=user) | Q(owner__isnull=True))
+
+
+def question_set_usable(*, slug: str, user_id: int | None) -> Any | None:
+    """The set with this slug if the user may see it (``question_sets_visible_to``), else None.
+
+    The WebSocket knows only the owner's id; an unknown slug and somebody else's private set answer the
+    same, so a client cannot probe which private sets exist.
+    """
+    user = get_user_model().objects.filter(pk=user_id, is_active=True).first() if user_id else None
+    return question_sets_visible_to(user=user).filter(slug=slug).first()

@@ -23,7 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from scoring.selectors import report_summary, report_url
-from sessions import events, selectors, state
+from sessions import events, limits, selectors, state
 from sessions.models import Interview, Note, Segment
 from sessions.protocol import AudioChunk, ConnectParams, ErrorCode, ProtocolError, SpeakerNote
 from sessions.state import Arrival, Keys, SessionMeta, resume_key
@@ -35,9 +35,7 @@ logger = logging.getLogger(__name__)
 def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
     question_set = None
     if params.question_set:
-        # The question set model through the interview's foreign key: sessions' models own that dependency.
-        question_sets = Interview._meta.get_field("question_set").related_model._default_manager
-        question_set = question_sets.filter(slug=params.question_set).first()
+        question_set = selectors.question_set_usable(slug=params.question_set, user_id=owner_id)
         if question_set is None:
             raise ProtocolError(ErrorCode.BAD_PARAMETERS, f"unknown question_set '{params.question_set[:80]}'", fatal=True)
     return Interview.objects.create(
@@ -45,7 +43,6 @@ def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
         language=params.language,
         sample_rate=params.sample_rate,
         channels=params.channels,
-        candidate_name=params.candidate_name,
         question_set=question_set,
         consent=params.consent,
         custom_terms=list(params.terms),
@@ -131,13 +128,8 @@ async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> N
         raise ProtocolError(ErrorCode.SEQ_GAP, f"expected seq {expected}, got {chunk.seq}; resend from {expected}", seq=chunk.seq)
     frames = chunk.frames if chunk.frames is not None else len(chunk.pcm) // (2 * meta.channels)
     duration = frames / meta.sample_rate
-    allowed = (now - meta.started_wall) * settings.AUDIO_MAX_SPEED + settings.AUDIO_BURST_S
-    if meta.audio_s + duration > allowed:
-        raise ProtocolError(
-            ErrorCode.TOO_FAST,
-            f"audio arrives faster than {settings.AUDIO_MAX_SPEED:g}x real time; chunk {chunk.seq} refused, resend it later",
-            seq=chunk.seq,
-        )
+    limits.session_length_check(audio_s=meta.audio_s, duration=duration, seq=chunk.seq)
+    await limits.speed_check(session_id=meta.session_id, seq=chunk.seq, duration=duration, now=now)
     in_offset = int(round(meta.audio_s * meta.sample_rate))
     keys = Keys(meta.session_id)
     client = state.async_client()
@@ -147,6 +139,7 @@ async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> N
         pipe.hset(keys.meta, mapping={"last_seq": chunk.seq, "audio_s": repr(meta.audio_s + duration)})
         for key in (keys.raw, keys.recv, keys.meta):
             pipe.expire(key, state.ttl())
+        limits.speed_record(pipe, session_id=meta.session_id, seq=chunk.seq, duration=duration, now=now)
         await pipe.execute()
     meta.last_seq = chunk.seq
     meta.audio_s += duration
@@ -193,6 +186,15 @@ async def note_add(*, meta: SessionMeta, note: SpeakerNote) -> Note:
             pipe.expire(keys.hints, state.ttl())
             await pipe.execute()
     return stored
+
+
+def _set_candidate(session_id: str, name: str) -> None:
+    Interview.objects.filter(pk=session_id).update(candidate_name=name)
+
+
+async def interview_candidate_set(*, meta: SessionMeta, name: str) -> None:
+    """Store the candidate's name, which arrives in a ``session_info`` message, never in the URL."""
+    await database_sync_to_async(_set_candidate)(meta.session_id, name)
 
 
 async def evaluation_status(*, meta: SessionMeta, scope: str) -> events.EvaluationStatus:

@@ -82,6 +82,7 @@ class ChunkResult(TypedDict):
     partial: str
     timings_ms: dict[str, float]
     events: NotRequired[list[dict[str, Any]]]  # extra events (feedback, scores) published after the chunk
+    degraded: NotRequired[list[str]]  # what an overloaded worker gave up for it (analysis/overload.py)
 
 
 def empty_result() -> ChunkResult:

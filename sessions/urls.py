@@ -6,6 +6,7 @@ from sessions import console, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("favicon.ico", views.favicon, name="favicon"),
     # the browser console (docs/console.md)
     path("", console.start, name="console-start"),
     path("interviews/live/", console.live, name="console-live"),

@@ -110,7 +110,8 @@ class ResemblyzerEncoder:
 
         voice_encoder = _import_resemblyzer_encoder()
         self._torch = torch
-        self._model = voice_encoder("cpu", verbose=False)
+        self._device = speaker_device()
+        self._model = voice_encoder(self._device, verbose=False)
         self._model.eval()
         self._n_fft = 400
         self._hop = 160
@@ -136,8 +137,8 @@ class ResemblyzerEncoder:
             by_len.setdefault(m.shape[0], []).append(i)
         with self._torch.inference_mode():
             for idxs in by_len.values():
-                batch = self._torch.from_numpy(np.stack([mels[i] for i in idxs]))
-                out[idxs] = self._model(batch).numpy()
+                batch = self._torch.from_numpy(np.stack([mels[i] for i in idxs])).to(self._device)
+                out[idxs] = self._model(batch).cpu().numpy()
         return out
 
 
@@ -162,7 +163,7 @@ class EcapaEncoder:
             ) from exc
         self._torch = torch
         self._model = EncoderClassifier.from_hparams(
-            source=str(path), savedir=str(path), run_opts={"device": "cpu"}
+            source=str(path), savedir=str(path), run_opts={"device": speaker_device()}
         )
 
     def embed(self, waves: list[np.ndarray]) -> np.ndarray:  # pragma: no cover - optional backend
@@ -176,8 +177,14 @@ class EcapaEncoder:
             lens[i] = len(w) / longest
         with self._torch.inference_mode():
             emb = self._model.encode_batch(self._torch.from_numpy(batch), self._torch.from_numpy(lens))
-        vec = emb.squeeze(1).numpy().astype(np.float32)
+        vec = emb.squeeze(1).cpu().numpy().astype(np.float32)
         return vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-9)
+
+
+def speaker_device() -> str:
+    """``SPEAKER_DEVICE`` (``cpu`` default; ``cuda`` / ``cuda:1`` put the speaker encoder on a GPU, which needs
+    a CUDA build of torch: the bundled CPU torch cannot, see docs/stt.md "GPU")."""
+    return os.environ.get("SPEAKER_DEVICE", "").strip() or "cpu"
 
 
 @lru_cache(maxsize=None)

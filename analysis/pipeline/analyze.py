@@ -11,6 +11,7 @@ from functools import partial
 from analysis import services
 from analysis.pipeline.audio import audio_between
 from analysis.pipeline.runner import StageRun
+from analysis.pipeline.transcribe import chunk_overload
 from sessions import events, state
 from sessions.state import ChunkResult
 
@@ -31,12 +32,22 @@ def work(run: StageRun) -> None:
     meta, session_id = run.meta, run.session_id
     results = state.load_results(session_id, run.first, run.last)
     memory = state.load_stage_state(session_id, STAGE)
-    new_segments = any(r["segments"] for r in results.values())
+    new_segments = any(r["segments"] for r in results.values()) or bool(memory.pop("deferred", False))
     now_s = meta.audio_s
     if not new_segments and now_s - float(memory.get("checked_at", 0.0)) < ANALYZE_EVERY_S and meta.status == "live":
         return
-    memory["checked_at"] = now_s
     final = meta.status != "live" and run.last > meta.end_seq  # the flushed tail: every answer has ended
+    if not final and meta.status == "live" and not chunk_overload(session_id, run.last).feedback:
+        # behind: commits first, feedback later (it works from the stored segments, nothing is lost)
+        memory["deferred"] = True
+        result = results.get(run.last) or state.empty_result()
+        degraded = result.setdefault("degraded", [])
+        if "feedback" not in degraded:
+            degraded.append("feedback")
+        state.queue_results(run.pipe, session_id, {run.last: result})
+        state.queue_stage_state(run.pipe, session_id, STAGE, memory)
+        return
+    memory["checked_at"] = now_s
     extra = services.answers_live_step(meta=meta, stage=memory, now_s=now_s, final=final,
                                        audio_source=partial(audio_between, meta))
     attach_events(run, extra)

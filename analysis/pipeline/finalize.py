@@ -15,7 +15,7 @@ from analysis.pipeline.audio import session_audio, wav_bytes
 from analysis.pipeline.stages import STAGES
 from analysis.stt.engine import SR
 from scoring import services as scoring_services
-from sessions import services, state
+from sessions import admission, services, state
 
 
 def session_finalize(session_id: str, *, enqueue_final_pass: Callable[[str], None]) -> None:
@@ -41,6 +41,7 @@ def session_finalize(session_id: str, *, enqueue_final_pass: Callable[[str], Non
     scoring_services.report_store(session_id=session_id, stage="live")
     services.interview_republish_complete(session_id=session_id)
     state.update_meta(session_id, status="complete")
+    admission.slot_release(session_id=session_id)
     state.expire_completed(session_id)
     if settings.FINAL_PASS:
         enqueue_final_pass(session_id)

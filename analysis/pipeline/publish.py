@@ -26,6 +26,7 @@ def work(run: StageRun) -> int:
         events.publish(session_id, events.audio_processed(
             seq=s, segments=result["segments"], partial=result["partial"],
             lag_ms=int((time.time() - received) * 1000), timings_ms=result["timings_ms"],
+            degraded=result.get("degraded", []),
         ))
         for extra in result.get("events", []):
             events.publish(session_id, extra)  # type: ignore[arg-type]

@@ -12,8 +12,10 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from django.conf import settings
 
 from analysis.audio.preprocess import from_int16_bytes
+from analysis.overload import Overload, overload_for
 from analysis.pipeline.preprocess import chunk_preprocess
 from analysis.pipeline.runner import StageRun
 from analysis.pipeline.worker_models import transcriber
@@ -21,8 +23,6 @@ from analysis.stt.hotwords import hotword_prompt
 from analysis.stt.engine import StreamState
 from sessions import state
 from sessions.state import ChunkResult, Keys
-
-MAX_PARTIAL_LAG_S = 1.0
 
 
 @dataclass
@@ -69,6 +69,15 @@ def _advance_first_chunk(cursor: SttCursor, lengths: list[int]) -> None:
         cursor.first_seq += 1
 
 
+def chunk_overload(session_id: str, seq: int) -> Overload:
+    """How far behind the worker is on chunk ``seq`` (accepted → now) and what it gives up for it."""
+    arrival = state.arrival(session_id, seq)
+    lag_s = time.time() - arrival.wall if arrival is not None else 0.0
+    return overload_for(
+        lag_s, partial_drop_s=settings.STT_PARTIAL_DROP_LAG_S, feedback_defer_s=settings.FEEDBACK_DEFER_LAG_S
+    )
+
+
 def work(run: StageRun) -> None:
     meta, session_id = run.meta, run.session_id
     keys = Keys(session_id)
@@ -81,8 +90,7 @@ def work(run: StageRun) -> None:
     cursor = SttCursor.from_json(stored, meta.language)
     if stored is None:  # the session's first step: its domain words (docs/stt.md) ride along in the stream state
         cursor.stream.hotwords = hotword_prompt(json.loads(meta.options or "{}").get("terms") or [])
-    arrival = state.arrival(session_id, real_last)
-    lag_s = time.time() - arrival.wall if arrival is not None else 0.0
+    overload = chunk_overload(session_id, real_last)
     # One step per chunk, even when several are waiting: commit points then depend only on the audio and
     # its chunking, never on how far behind the worker was, so a resumed or re-run session transcribes
     # exactly like an uninterrupted one. Only the last step may refresh the partial, and only when the
@@ -96,7 +104,7 @@ def work(run: StageRun) -> None:
         audio, lengths = _load_buffer(session_id, cursor, min(s, real_last))
         started = time.perf_counter()
         result = transcriber().step(
-            cursor.stream, audio, final=flush, allow_partial=s == run.last and lag_s < MAX_PARTIAL_LAG_S
+            cursor.stream, audio, final=flush, allow_partial=s == run.last and overload.partials, load=overload.load
         )
         timings = {k: round(v, 1) for k, v in result.timings_ms.items()}
         timings["stt_step"] = round((time.perf_counter() - started) * 1000, 1)
@@ -105,6 +113,8 @@ def work(run: StageRun) -> None:
         _advance_first_chunk(cursor, lengths)
         results[s] = {"segments": [segment.to_dict() for segment in result.segments], "partial": result.partial,
                       "timings_ms": timings}
+        if s == run.last and not overload.partials:
+            results[s]["degraded"] = ["partials"]
     pipe = run.pipe
     state.queue_results(pipe, session_id, results)
     pipe.set(keys.stt, cursor.to_json(), ex=state.ttl())

@@ -25,6 +25,8 @@ def stt_config() -> SttConfig:
         device=settings.WHISPER_DEVICE,
         compute_type=settings.WHISPER_COMPUTE_TYPE,
         cpu_threads=settings.WHISPER_CPU_THREADS,
+        device_index=tuple(settings.WHISPER_DEVICE_INDEX),
+        num_workers=settings.WHISPER_NUM_WORKERS,
         beam_size=settings.WHISPER_BEAM_SIZE,
         partial_interval_s=settings.STT_PARTIAL_INTERVAL_S,
         commit_context=settings.STT_COMMIT_WINDOW,

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from analysis.audio.preprocess import prepare_utterance
-from analysis.stt import guard
+from analysis.stt import guard, vad
 from analysis.stt import hotwords as hotword_guard
 from analysis.stt.models import resolve_model
 
@@ -43,12 +43,22 @@ class SttConfig:
     device: str = "cpu"
     compute_type: str = "int8"
     cpu_threads: int = 0
+    device_index: tuple[int, ...] = (0,)  # GPUs this process uses (CTranslate2 spreads parallel calls over them)
+    num_workers: int = 1  # parallel CTranslate2 calls on one model copy (threads pool / micro-batcher)
     beam_size: int = 5
     min_silence_s: float = 0.5
     max_utterance_s: float = 15.0
     speech_pad_s: float = 0.2
     vad_threshold: float = 0.5
-    partial_interval_s: float = 1.0
+    partial_interval_s: float = 1.75  # with the growth below: 0.24 CPU-s/s on en (1.0 and 0.1: 0.36; docs/stt.md)
+    # "adaptive" (default): no partial before the utterance has lasted ``partial_min_utterance_s``, an
+    # encoder window sized to the clip, an interval stretched by the caller's ``load``; "legacy": the
+    # policy before issue 14 (first partial at 1 s, window ≥ 10 s, fixed interval), kept for the bench.
+    partial_policy: str = "adaptive"
+    partial_min_utterance_s: float = 1.5
+    partial_growth: float = 0.2  # the interval is at least this share of the utterance so far (a decode's
+    # cost grows with the clip, and a long utterance's partial changes little per second)
+    partial_window_pad_s: float = 1.0  # partial window = clip + pad (legacy: twice the clip, ≥ 10 s)
     min_step_s: float = 0.1
     commit_context: str = "short"  # "short": a window of twice the clip (≥ 10 s); "full": Whisper's 30 s
     utterance_steps: tuple[str, ...] = ()
@@ -95,6 +105,10 @@ class StreamState:
     last_partial_end: int = 0
     partial: str = ""
     suppressed: int = 0
+    partials: int = 0  # partial decodes run (cost accounting: bench and the live `timings_ms`)
+    # Silero's probabilities for the buffer's complete windows and its state after them (``vad.VadCache``):
+    # each step scores only the new audio instead of the whole buffer.
+    vad: dict[str, Any] = field(default_factory=dict)
     hotwords: str = ""  # domain terms for committed decodes (analysis.stt.hotwords), "" for none
     hotwords_dropped: int = 0  # committed decodes whose hotword output was refused as a prompt copy
 
@@ -142,19 +156,36 @@ def _install_short_window_patch() -> None:
 
 
 @lru_cache(maxsize=4)
-def load_whisper(model: str, models_dir: str, device: str, compute_type: str, cpu_threads: int) -> Any:
+def load_whisper(
+    model: str,
+    models_dir: str,
+    device: str,
+    compute_type: str,
+    cpu_threads: int,
+    device_index: tuple[int, ...] = (0,),
+    num_workers: int = 1,
+) -> Any:
+    """One model copy per process (cached): on a GPU, run one worker process per GPU (or one process with
+    several ``device_index`` values and a threads pool), never a prefork child per copy (docs/stt.md, "GPU")."""
     from faster_whisper import WhisperModel
 
     _install_short_window_patch()
     path = resolve_model(model, Path(models_dir))
     started = time.monotonic()
-    whisper = WhisperModel(path, device=device, compute_type=compute_type, cpu_threads=cpu_threads)
-    logger.info("loaded Whisper %s (%s, %s) in %.1f s", model, device, compute_type, time.monotonic() - started)
+    index: int | list[int] = list(device_index) if len(device_index) > 1 else device_index[0]
+    whisper = WhisperModel(
+        path, device=device, device_index=index, compute_type=compute_type, cpu_threads=cpu_threads,
+        num_workers=num_workers,
+    )
+    logger.info("loaded Whisper %s (%s %s, %s) in %.1f s", model, device, index, compute_type, time.monotonic() - started)
     return whisper
 
 
 def model_for(config: SttConfig) -> Any:
-    return load_whisper(config.model, str(config.models_dir), config.device, config.compute_type, config.cpu_threads)
+    return load_whisper(
+        config.model, str(config.models_dir), config.device, config.compute_type, config.cpu_threads,
+        tuple(config.device_index), config.num_workers,
+    )
 
 
 def speech_regions(audio: np.ndarray, config: SttConfig) -> list[tuple[int, int]]:
@@ -172,6 +203,19 @@ def speech_regions(audio: np.ndarray, config: SttConfig) -> list[tuple[int, int]
     return [(int(r["start"]), int(r["end"])) for r in get_speech_timestamps(audio, options)]
 
 
+def speech_regions_cached(audio: np.ndarray, state: StreamState, config: SttConfig) -> list[tuple[int, int]]:
+    """``speech_regions`` of the buffer, scoring only the windows the state has not scored (updates it)."""
+    cache = vad.VadCache.from_dict(state.vad)
+    probs, first, cache = vad.window_probs(audio, state.buffer_start, cache)
+    state.vad = cache.to_dict()
+    if len(audio) < SR // 10:
+        return []
+    return vad.regions(
+        probs, first, len(audio), threshold=config.vad_threshold, min_silence_s=config.min_silence_s,
+        min_speech_s=0.2, pad_s=config.speech_pad_s,
+    )
+
+
 # --- transcription of one clip ----------------------------------------------------------------------------------
 @dataclass
 class ClipText:
@@ -183,6 +227,19 @@ class ClipText:
     hotwords_refused: bool = False
 
 
+def window_frames(duration_s: float, *, short_window: bool, pad_s: float | None = None) -> int | None:
+    """Encoder window in mel frames: None = Whisper's 30 s; ``pad_s`` = the clip plus that much (partials);
+    else twice the clip, at least 10 s (commits: tighter windows made base repeat itself or drop the last
+    word). Even, because the encoder's convolution halves it."""
+    if not short_window:
+        return None
+    if pad_s is not None:
+        frames = int(min(3000, max(200, (duration_s + pad_s) * FRAMES_PER_SECOND)))
+    else:
+        frames = int(min(3000, max(1000, 2 * duration_s * FRAMES_PER_SECOND)))
+    return frames + frames % 2
+
+
 def transcribe_clip(
     model: Any,
     audio: np.ndarray,
@@ -191,6 +248,7 @@ def transcribe_clip(
     beam_size: int,
     word_timestamps: bool,
     short_window: bool,
+    window_pad_s: float | None = None,
     hotwords: str = "",
 ) -> ClipText:
     """One Whisper decode of a clip (≤ 30 s) as a single segment, no temperature fallback, token-capped.
@@ -200,7 +258,7 @@ def transcribe_clip(
     (``ClipText.hotwords_refused`` says so).
     """
     common: dict[str, Any] = dict(language=language, beam_size=beam_size, word_timestamps=word_timestamps,
-                                  short_window=short_window)
+                                  short_window=short_window, window_pad_s=window_pad_s)
     if hotwords:
         biased = _transcribe_clip(model, audio, hotwords=hotwords, **common)
         # The prompt can also push base into a loop or onto silence: output the guard would suppress is
@@ -218,13 +276,9 @@ def transcribe_clip(
 
 
 def _transcribe_clip(model: Any, audio: np.ndarray, *, language: str | None, beam_size: int, word_timestamps: bool,
-                     short_window: bool, hotwords: str) -> ClipText:
+                     short_window: bool, window_pad_s: float | None, hotwords: str) -> ClipText:
     duration = len(audio) / SR
-    frames = None
-    if short_window:
-        # Twice the clip, at least 10 s: tighter windows made base repeat itself or drop the last word.
-        frames = int(min(3000, max(1000, 2 * duration * FRAMES_PER_SECOND)))
-        frames += frames % 2
+    frames = window_frames(duration, short_window=short_window, pad_s=window_pad_s)
     _short_window.frames = frames
     try:
         segments, info = model.transcribe(
@@ -283,11 +337,19 @@ class StreamingTranscriber:
         self.model = model if model is not None else model_for(config)
 
     def step(
-        self, state: StreamState, audio: np.ndarray, *, final: bool = False, allow_partial: bool = True
+        self,
+        state: StreamState,
+        audio: np.ndarray,
+        *,
+        final: bool = False,
+        allow_partial: bool = True,
+        load: float = 0.0,
     ) -> StepResult:
         """Advance over ``audio`` = session samples [state.buffer_start, state.buffer_start + len(audio)).
 
         ``allow_partial=False`` skips the partial refresh: a worker that is behind spends its time on commits.
+        ``load`` (0 = idle, 1 = at capacity) stretches the partial interval (adaptive policy): a busy worker
+        refreshes partials less often before it has to drop them.
         """
         cfg = self.config
         state = StreamState(**state.to_dict())
@@ -298,7 +360,7 @@ class StreamingTranscriber:
         state.last_vad_end = end_sample
         timings: dict[str, float] = {}
         started = time.perf_counter()
-        regions = speech_regions(audio, cfg)
+        regions = speech_regions_cached(audio, state, cfg)
         timings["vad"] = (time.perf_counter() - started) * 1000
 
         closed_margin = int(0.05 * SR)
@@ -337,20 +399,35 @@ class StreamingTranscriber:
 
         if ongoing is None:
             state.partial = ""
-        elif allow_partial and self._partial_due(state, audio, ongoing[0], end_sample):
+        elif allow_partial and self._partial_due(state, audio, ongoing[0], end_sample, load=load):
             partial_started = time.perf_counter()
             state.partial = self._partial(state, audio[ongoing[0] :])
             state.last_partial_end = end_sample
+            state.partials += 1
             timings["partial"] = (time.perf_counter() - partial_started) * 1000
         state.suppressed += len(suppressed)
         return StepResult(segments=segments, partial=state.partial, state=state, timings_ms=timings, suppressed=suppressed)
 
-    def _partial_due(self, state: StreamState, audio: np.ndarray, start: int, end_sample: int) -> bool:
+    def _partial_due(
+        self, state: StreamState, audio: np.ndarray, start: int, end_sample: int, *, load: float = 0.0
+    ) -> bool:
         """Refresh the partial about once a second, less often for long utterances (a decode costs in
-        proportion to the clip), and not when the speaker seems to have just stopped: the commit is near
-        and the worker's time is better spent on it."""
+        proportion to the clip) and on a busy worker, and not when the speaker seems to have just stopped:
+        the commit is near and the worker's time is better spent on it.
+
+        Adaptive policy: no partial before the utterance has lasted ``partial_min_utterance_s`` (most short
+        utterances are committed before a partial would be useful: the commit follows 0.5 s of silence),
+        and the interval counts from the previous partial or the utterance's start (``last_partial_end`` never
+        lags the buffer), so silence between utterances never triggers one."""
+        cfg = self.config
         ongoing_s = (len(audio) - start) / SR
-        interval = max(self.config.partial_interval_s, 0.1 * ongoing_s)
+        if cfg.partial_policy == "legacy":
+            interval = max(cfg.partial_interval_s, 0.1 * ongoing_s)
+        else:
+            if ongoing_s < cfg.partial_min_utterance_s:
+                return False
+            interval = max(cfg.partial_interval_s, cfg.partial_growth * ongoing_s)
+            interval *= 1.0 + 2.0 * min(1.0, max(0.0, load))
         if end_sample - state.last_partial_end < int(interval * SR):
             return False
         tail = audio[-int(0.3 * SR) :]
@@ -426,8 +503,10 @@ class StreamingTranscriber:
             return state.partial
         clip = clip[-int(min(len(clip) / SR, 28.0) * SR) :]
         language = state.language or None
+        pad = None if self.config.partial_policy == "legacy" else self.config.partial_window_pad_s
         result = transcribe_clip(
-            self.model, clip, language=language, beam_size=1, word_timestamps=False, short_window=True
+            self.model, clip, language=language, beam_size=1, word_timestamps=False, short_window=True,
+            window_pad_s=pad,
         )
         reason = guard.rejection_reason(
             result.text,

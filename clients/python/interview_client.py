@@ -12,6 +12,7 @@ import json
 import struct
 import time
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -117,6 +118,7 @@ async def stream_audio(
     compression: str | None = "deflate",
     encoding: str = "pcm_s16le",
     opus_bitrate: int = 24000,
+    get_ticket: Callable[[], Awaitable[str]] | None = None,
 ) -> StreamLog:
     """Stream ``audio`` (float32, shape (n,) or (n, channels)) and return everything received.
 
@@ -124,6 +126,8 @@ async def stream_audio(
     the socket abruptly at that point and resumes with the token, resending unacknowledged chunks.
     ``encoding="opus"`` sends raw Opus packets (20 ms, ``opus_bitrate`` bit/s), length-prefixed, as a
     browser's WebCodecs AudioEncoder would (docs/protocol.md).
+    ``get_ticket`` (outside DEBUG) returns a fresh one-time ticket (``POST /api/ws-tickets/``) for each
+    connect and resume.
     """
     log = StreamLog()
     pending_notes = sorted(notes or [], key=lambda n: n[0])
@@ -167,6 +171,8 @@ async def stream_audio(
             pass
 
     async def connect(extra: dict[str, str]) -> Any:
+        if get_ticket is not None:
+            extra = {**extra, "ticket": await get_ticket()}
         ws = await websockets.connect(
             f"{url}?{urlencode({**query, **extra})}",
             origin=origin,

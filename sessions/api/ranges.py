@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+MAX_DIGITS = 18
 _SINGLE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
 
 
@@ -39,6 +40,12 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     first, last = match.groups()
     if not first and not last:
         return None
+    # Python refuses to read integers of more than 4300 digits (and anything past 18 digits is beyond any
+    # file here): a huge first byte lies past the end (416); a huge last byte or suffix means "to the end".
+    if len(first) > MAX_DIGITS:
+        raise RangeNotSatisfiable(header[:100])
+    if len(last) > MAX_DIGITS:
+        last = str(size)
     if not first:  # suffix: the last N bytes
         suffix = int(last)
         if suffix == 0 or size == 0:

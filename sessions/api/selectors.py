@@ -1,7 +1,8 @@
 """Reads behind the API and the admin: who sees which rows, which transcript to export, the full export.
 
 Isolation lives here, not in each view: every interview query of the API starts from
-``interviews_visible_to``, so a view cannot forget the owner filter. Staff see everything.
+``interviews_visible_to``, so a view cannot forget the owner filter. Who sees everything is decided by model
+permissions (the reviewer and admin roles, ``sessions.access.roles``), never by ``is_staff`` alone.
 """
 
 from __future__ import annotations
@@ -9,36 +10,31 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, QuerySet
 
-from analysis.models import QuestionSet
 from scoring.selectors import report_for
+from sessions.access.roles import PERM_READ_ALL_INTERVIEWS
 from sessions.api.exports import TranscriptSegment, normalize_segments
 from sessions.models import Interview, Note, Segment
+from sessions.selectors import question_set_usable, question_sets_visible_to
+
+# question_sets_visible_to and question_set_usable live in sessions.selectors (the WebSocket service uses them too)
+__all__ = ["interviews_visible_to", "question_set_usable", "question_sets_visible_to"]
 
 
-def _is_staff(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return bool(getattr(user, "is_staff", False) and getattr(user, "is_active", False))
+def _has_perm(user: AbstractBaseUser | AnonymousUser, permission: str) -> bool:
+    """Model permission of an active user (superusers hold them all; inactive users none)."""
+    return bool(getattr(user, "is_active", False) and user.has_perm(permission))
 
 
 def interviews_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[Interview]:
-    """The user's own interviews (all of them for staff), with the report's overall score annotated."""
+    """The user's own interviews (all of them for reviewers and admins), with the report's overall score."""
     queryset = Interview.objects.select_related("question_set").annotate(overall_score=F("report__overall"))
-    if _is_staff(user):
-        return queryset
     if not getattr(user, "is_authenticated", False):
         return queryset.none()
+    if _has_perm(user, PERM_READ_ALL_INTERVIEWS):
+        return queryset
     return queryset.filter(owner=user)
-
-
-def question_sets_visible_to(*, user: AbstractBaseUser | AnonymousUser) -> QuerySet[QuestionSet]:
-    """Shared sets (no owner, e.g. the seeded ones) and the user's own; staff see every set."""
-    queryset = QuestionSet.objects.prefetch_related("questions")
-    if _is_staff(user):
-        return queryset
-    if not getattr(user, "is_authenticated", False):
-        return queryset.none()
-    return queryset.filter(Q(owner=user) | Q(owner__isnull=True))
 
 
 def _live_segment_dicts(interview: Interview) -> list[dict[str, Any]]:

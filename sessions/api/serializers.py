@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from analysis.models import Question, QuestionSet
 from analysis.recordings import recording_status
+from scoring.rubric_check import rubric_error
 from sessions.models import Interview, Note, RecordingImport
 
 
@@ -128,6 +129,13 @@ class QuestionSetSerializer(serializers.ModelSerializer):
 
     def get_is_shared(self, obj: QuestionSet) -> bool:
         return obj.owner_id is None
+
+    def validate_rubric(self, value: dict[str, Any]) -> dict[str, Any]:
+        """Refuse a rubric the scorer cannot use, with the scorer's reason (a typo never changes scores)."""
+        problem = rubric_error(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
 
     @staticmethod
     def _write_questions(question_set: QuestionSet, questions: list[dict[str, Any]]) -> None:

@@ -7,12 +7,14 @@ JSON error), never a 406 from DRF's renderer matching.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import mimetypes
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import IO, Any
 
+from django.core.files.storage import Storage
 from django.db.models import QuerySet
 from django.http import HttpResponse, StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
@@ -28,7 +30,7 @@ from rest_framework.views import APIView
 
 from scoring.report import render_report_html
 from sessions.api import exports, uploads
-from sessions.api.permissions import IsOwnerOrStaff, QuestionSetAccess
+from sessions.api.permissions import CanRunInterviews, InterviewAccess, QuestionSetAccess
 from sessions.api.ranges import RangeNotSatisfiable, parse_range
 from sessions.api.selectors import (
     interview_report_dict, interview_transcript, interviews_visible_to, question_sets_visible_to,
@@ -66,7 +68,7 @@ class InterviewPagination(PageNumberPagination):
 class InterviewViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
 ):
-    permission_classes = [IsAuthenticated, IsOwnerOrStaff]
+    permission_classes = [IsAuthenticated, InterviewAccess]
     filter_backends = [filters.SearchFilter, filters.OrderingFilter]
     search_fields = ["candidate_name"]
     ordering_fields = ["started_at", "ended_at", "duration_s", "candidate_name", "status", "overall_score"]
@@ -99,6 +101,11 @@ class InterviewViewSet(
     def perform_destroy(self, instance: Interview) -> None:
         interview_erase(interview=instance)
 
+    def get_permissions(self) -> list[Any]:
+        if self.action == "create":  # uploading a recording is running an interview (the interviewer role)
+            return [IsAuthenticated(), CanRunInterviews()]
+        return super().get_permissions()
+
     @uploads.UPLOAD_SCHEMA
     def create(self, request: Request) -> Response:
         """``POST /api/interviews/``: a recorded interview (sessions/api/uploads.py)."""
@@ -113,7 +120,7 @@ def _day_start(day: dt.date) -> dt.datetime:
 class InterviewFileView(APIView):
     """Base of the per-interview exports: the caller's interview (404 otherwise), JSON for errors."""
 
-    permission_classes = [IsAuthenticated, IsOwnerOrStaff]
+    permission_classes = [IsAuthenticated, InterviewAccess]
     renderer_classes = [JSONRenderer]
 
     def perform_content_negotiation(self, request: Request, force: bool = False) -> Any:
@@ -211,18 +218,25 @@ class ReportHtmlView(InterviewFileView):
         return response
 
 
-def _file_chunks(handle: IO[bytes], start: int, length: int) -> Iterator[bytes]:
+async def _file_chunks(storage: Storage, name: str, start: int, length: int) -> AsyncIterator[bytes]:
+    """The file's bytes ``start``..``start+length`` in 64 KiB blocks, read in a thread one block at a time.
+
+    Why async: under daphne (ASGI) Django consumes a *sync* iterator by first reading it whole into a
+    list, so a two-hour two-channel WAV (~460 MB) would sit in the server's memory per request. An async
+    iterator is sent block by block; the blocking reads run in a worker thread, off the event loop.
+    """
+    handle: IO[bytes] = await asyncio.to_thread(storage.open, name, "rb")
     try:
-        handle.seek(start)
+        await asyncio.to_thread(handle.seek, start)
         remaining = length
         while remaining > 0:
-            block = handle.read(min(STREAM_CHUNK, remaining))
+            block = await asyncio.to_thread(handle.read, min(STREAM_CHUNK, remaining))
             if not block:
                 break
             remaining -= len(block)
             yield block
     finally:
-        handle.close()
+        await asyncio.to_thread(handle.close)
 
 
 @extend_schema(
@@ -248,8 +262,7 @@ class AudioView(InterviewFileView):
             response["Content-Range"] = f"bytes */{size}"
             return response
         start, length = (byte_range.start, byte_range.length) if byte_range else (0, size)
-        response = StreamingHttpResponse(_file_chunks(storage.open(name, "rb"), start, length),
-                                         content_type=content_type)  # fmt: skip
+        response = StreamingHttpResponse(_file_chunks(storage, name, start, length), content_type=content_type)
         if byte_range is not None:
             response.status_code = status.HTTP_206_PARTIAL_CONTENT
             response["Content-Range"] = byte_range.content_range(size)
@@ -278,9 +291,12 @@ class QuestionSetViewSet(viewsets.ModelViewSet):
 
 # --- WebSocket tickets ---------------------------------------------------------------------------------------
 class WsTicketView(APIView):
-    """Issue a one-time ticket for ``ws://HOST/ws/interviews/?ticket=...`` (browsers cannot send tokens)."""
+    """Issue a one-time ticket for ``ws://HOST/ws/interviews/?ticket=...`` (browsers cannot send tokens).
 
-    permission_classes = [IsAuthenticated]
+    Only for people who may run interviews (the interviewer role): a ticket opens the interview socket.
+    """
+
+    permission_classes = [IsAuthenticated, CanRunInterviews]
     throttle_classes = [*APIView.throttle_classes, TicketThrottle]
     throttle_scope = "ws_ticket"
 

@@ -12,7 +12,7 @@
 
 import { ChunkLedger } from "./ledger.js";
 
-const FATAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4409]);
+const FATAL_CLOSE_CODES = new Set([4400, 4401, 4403, 4404, 4409, 4429]);
 const RESYNC_ERRORS = new Set(["seq_gap", "too_fast"]);
 const BACKOFF_MS = [250, 500, 1000, 2000, 4000, 8000];
 
@@ -20,13 +20,17 @@ export class LiveConnection {
   /**
    * @param {{url: string, params: Record<string,string>, sampleRate: number, channels: number,
    *          onEvent: (e: object) => void, onState: (state: string, info: object) => void,
-   *          createSocket?: (url: string) => WebSocket}} options
-   * `createSocket` lets a non-browser client set headers (Node: `new WebSocket(url, {headers: {origin}})`).
+   *          getTicket?: () => Promise<string|null>, createSocket?: (url: string) => WebSocket}} options
+   *   getTicket: asked before every connect and resume for a one-time ticket (POST /api/ws-tickets/);
+   *   a ticket is used once, so a resume needs a fresh one. A failure is retried like a dropped socket.
+   *   createSocket lets a non-browser client set headers (Node: `new WebSocket(url, {headers: {origin}})`).
    */
-  constructor({ url, params, sampleRate, channels, onEvent, onState, createSocket = (u) => new WebSocket(u) }) {
+  constructor({ url, params, sampleRate, channels, onEvent, onState, getTicket = null,
+                createSocket = (u) => new WebSocket(u) }) {
     this.url = url;
     this.createSocket = createSocket;
     this.params = params;
+    this.getTicket = getTicket;
     this.onEvent = onEvent;
     this.onState = onState;
     this.ledger = new ChunkLedger({ sampleRate, channels });
@@ -55,18 +59,34 @@ export class LiveConnection {
     this.connect();
   }
 
-  connectUrl() {
+  connectUrl(ticket = null) {
     const query = this.resumeToken
-      ? { resume: this.resumeToken, sample_rate: this.params.sample_rate, channels: this.params.channels }
-      : this.params;
+      ? { resume: this.resumeToken, sample_rate: this.params.sample_rate, channels: this.params.channels,
+          consent: this.params.consent }
+      : { ...this.params };
+    if (ticket) query.ticket = ticket;
     const defined = Object.entries(query).filter(([, v]) => v !== undefined && v !== null); // Opus has no sample_rate
     return `${this.url}?${new URLSearchParams(defined)}`;
   }
 
-  connect() {
+  async connect() {
     clearTimeout(this.timers.retry);
     if (this.state !== "reconnecting") this.setState("connecting");
-    const ws = this.createSocket(this.connectUrl());
+    let ticket = null;
+    if (this.getTicket) {
+      try {
+        ticket = await this.getTicket();
+      } catch (error) {
+        if (error && error.fatal) {
+          this.finish("failed", { code: error.status, reason: error.message });
+        } else {
+          this.scheduleReconnect();
+        }
+        return;
+      }
+      if (this.state === "ended") return;
+    }
+    const ws = this.createSocket(this.connectUrl(ticket));
     ws.binaryType = "arraybuffer";
     this.ws = ws;
     ws.onmessage = (msg) => this.handleMessage(ws, msg);

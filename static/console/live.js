@@ -44,8 +44,27 @@ function reportUrl(sessionId) {
 
 // --- connection -------------------------------------------------------------------------------------------
 const wsUrl = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}${config.ws_path}`;
+/** A one-time WebSocket ticket for a logged-in page (none in an anonymous DEBUG demo). */
+async function fetchTicket() {
+  if (!config.ticket_url) return null;
+  const response = await fetch(config.ticket_url, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "X-CSRFToken": config.csrf_token, Accept: "application/json" },
+  });
+  if (!response.ok) {
+    const error = new Error(`no WebSocket ticket (HTTP ${response.status})`);
+    error.status = response.status;
+    // Logged out or not allowed: retrying cannot help. Throttled or a server hiccup: try again later.
+    error.fatal = response.status === 401 || response.status === 403;
+    throw error;
+  }
+  return (await response.json()).ticket;
+}
+
 const connection = new LiveConnection({
   url: wsUrl,
+  getTicket: fetchTicket,
   params: socketParams,
   sampleRate: 16000,
   channels,
@@ -75,7 +94,11 @@ function handleEvent(event) {
   switch (event.type) {
     case "connection_ack":
       if (startedAt === null) startedAt = performance.now();
-      if (connection.reconnects === 0) history.replaceState(null, "", `${location.pathname}${location.search}#${event.session_id}`);
+      if (connection.reconnects === 0) {
+        history.replaceState(null, "", `${location.pathname}${location.search}#${event.session_id}`);
+        // The name travels inside the socket, never in a URL (URLs end up in logs).
+        if (config.candidate) connection.sendJson({ type: "session_info", candidate_name: config.candidate });
+      }
       break;
     case "audio_processed":
       for (const segment of event.segments || []) transcript.upsert(segment);

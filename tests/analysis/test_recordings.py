@@ -77,9 +77,9 @@ def _signed(received: list[dict[str, Any]]) -> list[dict[str, Any]]:
 @pytest.mark.models
 def test_uploaded_webm_becomes_a_scored_report_with_progress_and_a_signed_webhook(
     django_user_model: Any, webhook: list[dict[str, Any]], django_capture_on_commit_callbacks: Any,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, grant: Any,
 ) -> None:
-    user = django_user_model.objects.create_user("recruiter")
+    user = grant(django_user_model.objects.create_user("recruiter"), "interviewer")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     stages: list[str] = []

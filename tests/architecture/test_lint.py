@@ -41,7 +41,7 @@ def test_the_contract_catches_an_upward_import(tmp_path: Path) -> None:
 def _probe_config(tmp_path: Path) -> Path:
     """The project's contract with the probe placed in the services layer."""
     text = (ROOT / "pyproject.toml").read_text()
-    marker = '"analysis.services : scoring.services : sessions.services : sessions.retention"'
+    marker = '"analysis.services : analysis.judge_service : scoring.services : sessions.services : sessions.admission : sessions.retention"'
     if marker not in text:
         pytest.fail("the services layer line of the contract changed; update this test")
     config = tmp_path / "pyproject.toml"

@@ -9,22 +9,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from servers import OUTPUT_DIR, REPO, serve
+
 CHROMIUM = Path("/usr/bin/chromium")
-OUTPUT_DIR = REPO / "test-output"
 
 
 def shared_data_dir() -> Path:
@@ -43,60 +36,19 @@ def manifest_entry(folder: str, name: str) -> dict[str, Any]:
     raise LookupError(f"{name} is not in {folder}/manifest.jsonl")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_healthy(url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode} before it was healthy")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, ConnectionError, TimeoutError):
-            pass
-        time.sleep(0.3)
-    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
-
-
 @pytest.fixture(scope="module")
 def console_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Base URL of a freshly migrated server process; killed (and its log shown on failure) afterwards."""
-    workdir = tmp_path_factory.mktemp("console-server")
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL")}
-    env.update(
-        PORT=str(port),
-        HOST="127.0.0.1",
-        DEBUG="1",
-        SQLITE_PATH=str(workdir / "db.sqlite3"),
-        MEDIA_ROOT=str(workdir / "media"),
-        DJANGO_SETTINGS_MODULE="interview_project.settings",
-        PYTHONUNBUFFERED="1",
-    )
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v0", "--noinput"], cwd=REPO, env=env, check=True, timeout=120)
-    log_path = workdir / "server.log"
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "interview_project.serve"], cwd=REPO, env=env,
-                                   stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(f"{base}/healthz", process, timeout_s=90)
+    """Base URL of a freshly migrated server process as `make run` starts it (DEBUG on)."""
+    with serve(tmp_path_factory.mktemp("console-server"), debug=True, log_name="console-server.log") as base:
         yield base
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        OUTPUT_DIR.mkdir(exist_ok=True)
-        shutil.copyfile(log_path, OUTPUT_DIR / "console-server.log")
+
+
+@pytest.fixture(scope="module", params=["debug", "production"])
+def any_mode_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(mode, base URL): the `make run` shape and the production shape (DEBUG=0), one after the other."""
+    mode = request.param
+    with serve(tmp_path_factory.mktemp(f"server-{mode}"), debug=mode == "debug", log_name=f"server-{mode}.log") as base:
+        yield mode, base
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,19 @@ from sessions.models import Interview, Note, Segment
 pytestmark = pytest.mark.django_db
 
 
+@pytest.fixture
+def interviewer(django_user_model: type, grant: object) -> object:
+    return grant(django_user_model.objects.create_user("ivy", password="pw-ivy-123"), "interviewer")  # type: ignore[operator]
+
+
+@pytest.fixture
+def client(interviewer: object) -> Client:
+    """A logged-in interviewer: outside DEBUG the console pages need a login (tests below cover that)."""
+    logged_in = Client()
+    logged_in.force_login(interviewer)  # type: ignore[arg-type]
+    return logged_in
+
+
 def _config(html: str) -> dict:
     start = html.index('<script id="console-config" type="application/json">') + len(
         '<script id="console-config" type="application/json">'
@@ -32,7 +45,7 @@ def test_start_page_lists_the_seeded_question_sets_and_requires_consent(client: 
 
 
 def test_live_page_refuses_to_start_without_consent(client: Client) -> None:
-    response = client.get("/interviews/live/", {"language": "en", "channels": "1"})
+    response = client.post("/interviews/live/", {"language": "en", "channels": "1"})
     assert response.status_code == 400
     assert "must agree to recording" in response.content.decode()
     assert Interview.objects.count() == 0
@@ -46,13 +59,15 @@ def test_live_page_rejects_unknown_question_sets_and_languages(client: Client) -
 
 def test_live_page_passes_the_socket_parameters_and_questions(client: Client) -> None:
     qs = QuestionSet.objects.get(slug="common-en")
-    response = client.get("/interviews/live/", {"language": "en", "question_set": "common-en", "candidate": "Ada <b>",
-                                                 "channels": "2", "consent": "on"})
+    response = client.post("/interviews/live/", {"language": "en", "question_set": "common-en", "candidate": "Ada <b>",
+                                                  "channels": "2", "consent": "on"})
     assert response.status_code == 200
     html = response.content.decode()
     config = _config(html)
+    # the socket's URL parameters: no name (URLs end up in logs); the page sends it in session_info
     assert config["params"] == {"language": "en", "sample_rate": "16000", "channels": "2", "consent": "1",
-                                "question_set": "common-en", "candidate": "Ada <b>"}
+                                "question_set": "common-en"}
+    assert config["candidate"] == "Ada <b>"
     assert config["questions"] == [q.text for q in qs.questions.all()]
     assert config["report_url_template"] == "/interviews/00000000-0000-0000-0000-000000000000/report/"
     assert 20 <= config["chunk_ms"] <= 2000
@@ -120,18 +135,24 @@ def test_report_of_an_interview_still_running_refreshes_itself(client: Client, n
     assert 'http-equiv="refresh"' in html and "No transcript" in html
 
 
-def test_report_access(client: Client, interview: Interview, django_user_model: type, no_report_html: None) -> None:
+def test_report_access(interview: Interview, django_user_model: type, no_report_html: None, grant: object) -> None:
+    client = Client()
     owner = django_user_model.objects.create_user("owner", password="x")
     other = django_user_model.objects.create_user("other", password="x")
+    bare_staff = django_user_model.objects.create_user("bare", password="x", is_staff=True)
+    reviewer = grant(django_user_model.objects.create_user("rev", password="x"), "reviewer")  # type: ignore[operator]
     Interview.objects.filter(pk=interview.pk).update(owner=owner)
     url = f"/interviews/{interview.pk}/report/"
-    assert client.get(url).status_code == 404  # anonymous
-    client.force_login(other)
-    assert client.get(url).status_code == 404
+    anonymous = client.get(url)  # outside DEBUG: to the login page, and back afterwards
+    assert anonymous.status_code == 302 and anonymous["Location"] == f"/accounts/login/?next={url}"
+    for someone_else in (other, bare_staff):
+        client.force_login(someone_else)
+        assert client.get(url).status_code == 404
+    client.force_login(reviewer)
+    assert client.get(url).status_code == 200
     client.force_login(owner)
     assert client.get(url).status_code == 200
     assert client.get("/interviews/00000000-0000-0000-0000-000000000000/report/").status_code == 404
-    client.logout()
     Interview.objects.filter(pk=interview.pk).update(owner=None)
     with override_settings(DEBUG=False):
         assert client.get(url).status_code == 404  # anonymous interviews exist only for DEBUG demos
@@ -146,3 +167,72 @@ def test_console_assets_are_served_as_javascript_and_confined_to_their_folder() 
     assert client.get("/static/console/../../manage.py").status_code in (400, 404)
     assert client.get("/static/console/%2e%2e/%2e%2e/manage.py").status_code in (400, 404)
     assert client.get("/static/console/missing.js").status_code == 404
+
+
+# --- logins, roles and private question sets --------------------------------------------------------------
+def test_console_pages_send_anonymous_visitors_to_the_login_page_outside_debug() -> None:
+    anonymous = Client()
+    for url in ("/", "/interviews/live/?language=en&channels=1&consent=1"):
+        response = anonymous.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/accounts/login/?next=")
+    page = anonymous.get("/accounts/login/")
+    assert page.status_code == 200 and 'name="username"' in page.content.decode()
+
+
+def test_debug_keeps_the_console_open_for_the_laptop_demo(settings: object) -> None:
+    settings.DEBUG = True  # type: ignore[attr-defined]
+    html = Client().get("/").content.decode()
+    assert 'id="start-form"' in html and 'id="login-link"' in html
+    config = _config(Client().get("/interviews/live/", {"language": "en", "channels": "1", "consent": "1"}).content.decode())
+    assert config["ticket_url"] == ""  # anonymous demo: no ticket to ask for
+
+
+def test_login_and_logout_for_a_non_staff_interviewer(interviewer: object) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    form = browser.get("/accounts/login/?next=/")
+    token = form.cookies["csrftoken"].value
+    response = browser.post("/accounts/login/", {"username": "ivy", "password": "pw-ivy-123", "next": "/",
+                                                 "csrfmiddlewaretoken": token})  # fmt: skip
+    assert response.status_code == 302 and response["Location"] == "/"
+    html = browser.get("/").content.decode()
+    assert 'id="logout-button"' in html and "ivy" in html
+    wrong = Client().post("/accounts/login/", {"username": "ivy", "password": "nope"})
+    assert wrong.status_code == 200 and "did not match" in wrong.content.decode()
+    token = browser.cookies["csrftoken"].value
+    assert browser.post("/accounts/logout/", {"csrfmiddlewaretoken": token}).status_code == 302
+    assert browser.get("/").status_code == 302
+
+
+def test_accounts_without_the_interviewer_role_get_a_clear_403(django_user_model: type, grant: object) -> None:
+    client = Client()
+    client.force_login(django_user_model.objects.create_user("bare", is_staff=True))
+    response = client.get("/")
+    assert response.status_code == 403 and "interviewer" in response.content.decode()
+    client.force_login(grant(django_user_model.objects.create_user("rev"), "reviewer"))  # type: ignore[operator]
+    assert client.get("/interviews/live/", {"language": "en", "channels": "1", "consent": "1"}).status_code == 403
+
+
+def test_private_question_sets_stay_private_on_the_console(client: Client, interviewer: object,
+                                                           django_user_model: type) -> None:
+    stranger = django_user_model.objects.create_user("stranger")
+    secret = QuestionSet.objects.create(name="Secret", slug="stranger-secret", language="en", owner=stranger)
+    secret.questions.create(order=0, text="The secret question", expected_keywords=["answer-key-word"])
+    mine = QuestionSet.objects.create(name="Mine", slug="ivy-own", language="en", owner=interviewer)
+    mine.questions.create(order=0, text="My own question")
+    html = client.get("/").content.decode()
+    assert "stranger-secret" not in html and "The secret question" not in html and "answer-key-word" not in html
+    assert "ivy-own" in html and "My own question" in html
+    response = client.get("/interviews/live/", {"language": "en", "question_set": "stranger-secret", "channels": "1",
+                                                "consent": "1"})  # fmt: skip
+    assert response.status_code == 400 and "Unknown question set" in response.content.decode()
+    config = _config(client.get("/interviews/live/", {"language": "en", "question_set": "ivy-own", "channels": "1",
+                                                      "consent": "1"}).content.decode())  # fmt: skip
+    assert config["questions"] == ["My own question"]
+    assert config["ticket_url"] == "/api/ws-tickets/" and config["csrf_token"]
+
+
+def test_the_candidate_name_never_goes_in_a_url(client: Client) -> None:
+    html = client.get("/").content.decode()
+    assert '<form method="post" action="/interviews/live/" id="start-form">' in html
+    old_style = client.get("/interviews/live/", {"language": "en", "channels": "1", "consent": "1", "candidate": "Eve"})
+    assert old_style.status_code == 200 and _config(old_style.content.decode())["candidate"] == ""

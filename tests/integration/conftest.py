@@ -1,9 +1,14 @@
-"""The production shape for real: daphne and a separate Celery worker process on Redis and MariaDB."""
+"""The production shape for real: daphne and a separate Celery worker process on Redis and MariaDB, with
+DEBUG=0 as deployed: every socket needs a one-time ticket of an interviewer account and the consent flag."""
 
 from __future__ import annotations
 
+import asyncio
+import json
 import os
+import secrets
 import socket
+import urllib.request
 import subprocess
 import sys
 import time
@@ -16,6 +21,31 @@ REPO = Path(__file__).resolve().parents[2]
 # Overridable so that several checkouts can run the production-shape tests side by side.
 DB_NAME = os.environ.get("IT_DB_NAME", "interview_it")
 REDIS_DB = int(os.environ.get("IT_REDIS_DB", "7"))
+IT_CAPACITY = int(os.environ.get("IT_CAPACITY", "12"))  # the stack's live slots: above the most sessions a test streams at once (4)
+
+
+CREATE_INTERVIEWER = """
+from django.contrib.auth.models import Group, User
+from rest_framework.authtoken.models import Token
+user = User.objects.create_user("it-interviewer")
+user.groups.add(Group.objects.get(name="interviewer"))
+Token.objects.create(user=user, key="{token}")
+"""
+
+
+def ticket_source(http: str, token: str):  # noqa: ANN201
+    """An async function returning a fresh WebSocket ticket of the test's interviewer account."""
+
+    def issue() -> str:
+        request = urllib.request.Request(f"{http}/api/ws-tickets/", method="POST",
+                                         headers={"Authorization": f"Token {token}"})  # fmt: skip
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["ticket"]
+
+    async def get_ticket() -> str:
+        return await asyncio.to_thread(issue)
+
+    return get_ticket
 
 
 def _port_open(host: str, port: int) -> bool:
@@ -53,17 +83,26 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, o
         "DATABASE_URL": f"mysql://root@127.0.0.1:3306/{DB_NAME}",
         "REDIS_URL": redis_url,
         "MEDIA_ROOT": str(workdir / "media"),
-        "DEBUG": "1",
+        "STATIC_ROOT": str(workdir / "static"),
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "SECURE_COOKIES": "0",  # plain HTTP on localhost
+        "MAX_SESSIONS_PER_USER": "10",  # the tests stream four sessions of one account at once
         "PORT": str(port),
         "WHISPER_CPU_THREADS": "1",
         "PYTHONUNBUFFERED": "1",
+        "LIVE_SESSION_CAPACITY": str(IT_CAPACITY),
     }
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True)
+    subprocess.run([sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"], cwd=REPO, env=env, check=True)
+    token = secrets.token_hex(20)
+    subprocess.run([sys.executable, "manage.py", "shell", "-c", CREATE_INTERVIEWER.format(token=token)], cwd=REPO,
+                   env=env, check=True)  # fmt: skip
     logs = {name: open(workdir / f"{name}.log", "w") for name in ("daphne", "worker")}
     processes = [
         subprocess.Popen([sys.executable, "-m", "interview_project.serve"], cwd=REPO, env=env,
                          stdout=logs["daphne"], stderr=subprocess.STDOUT),
-        subprocess.Popen([sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-Q", "interviews,interviews_final",
+        subprocess.Popen([sys.executable, "-m", "celery", "-A", "celery_app", "worker", "-Q", "interviews,interviews_final,interviews_slow",
                           "--concurrency=2", "--loglevel=WARNING", "-n", f"it-{port}@%h"],
                          cwd=REPO, env=env, stdout=logs["worker"], stderr=subprocess.STDOUT),
     ]
@@ -79,8 +118,10 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, o
             if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
                 raise RuntimeError(f"the worker did not start; see {workdir}")
             time.sleep(1)
-        yield {"url": f"ws://127.0.0.1:{port}/ws/interviews/", "http": f"http://127.0.0.1:{port}", "db": DB_NAME,
-               "media": workdir / "media", "logs": workdir, "redis_url": redis_url}
+        http = f"http://127.0.0.1:{port}"
+        yield {"url": f"ws://127.0.0.1:{port}/ws/interviews/", "http": http, "db": DB_NAME,
+               "media": workdir / "media", "logs": workdir, "redis_url": redis_url,
+               "get_ticket": ticket_source(http, token), "token": token}
     finally:
         for process in processes:
             process.terminate()

@@ -44,15 +44,16 @@ def runs(live_stack, shared_data) -> dict[str, StreamLog]:
     en, en_sr = load_audio_file(str(shared_data / "interviews" / en_entry["path"]))
     ko, ko_sr = load_audio_file(str(shared_data / "interviews" / ko_entry["path"]))
     url = live_stack["url"]
+    auth = {"get_ticket": live_stack["get_ticket"]}
 
     async def all_runs() -> list[StreamLog]:
         return await asyncio.gather(
-            stream_audio(url, en[:, 0], sample_rate=en_sr, params={"language": "en"},
+            stream_audio(url, en[:, 0], sample_rate=en_sr, params={"language": "en", "consent": "1"}, **auth,
                          notes=question_notes(shared_data / "interviews" / en_entry["turns"])),
-            stream_audio(url, en[:, 0], sample_rate=en_sr, params={"language": "en"}, drop_at_s=15.0,
+            stream_audio(url, en[:, 0], sample_rate=en_sr, params={"language": "en", "consent": "1"}, **auth, drop_at_s=15.0,
                          notes=question_notes(shared_data / "interviews" / en_entry["turns"])),
-            stream_audio(url, ko[:, 0], sample_rate=ko_sr, params={"language": "ko"}),
-            stream_audio(url, ko_short[:, 0], sample_rate=ko_short_sr, params={"language": "ko"}),
+            stream_audio(url, ko[:, 0], sample_rate=ko_sr, params={"language": "ko", "consent": "1"}, **auth),
+            stream_audio(url, ko_short[:, 0], sample_rate=ko_short_sr, params={"language": "ko", "consent": "1"}, **auth),
         )
 
     en_log, dropped_log, ko_log, ko_short_log = asyncio.run(all_runs())

@@ -121,7 +121,7 @@ async def test_every_bad_input_gets_an_error_and_the_session_goes_on():
 
 
 async def test_audio_much_faster_than_real_time_is_refused(settings):
-    settings.AUDIO_BURST_S = 1.0
+    settings.AUDIO_RATE_WINDOW_S = 0.5  # a budget of 2 s of audio (4x) in any half second
     communicator, _ack = await connect()
     second = b"\x00\x00" * 16000
     codes = []
@@ -176,7 +176,9 @@ async def test_session_options_are_stored():
 
     # transactional tests flush the seeded sets between tests: make sure this one exists
     await QuestionSet.objects.aget_or_create(slug="common-ko", defaults={"name": "Common (ko)", "language": "ko"})
-    communicator, ack = await connect("language=ko&question_set=common-ko&consent=1&analysis_affect=0&candidate=Kim")
+    communicator, ack = await connect("language=ko&question_set=common-ko&consent=1&analysis_affect=0")
+    await communicator.send_json_to({"type": "session_info", "candidate_name": "Kim"})
+    assert await next_of(communicator, "session_info_ack") == {"type": "session_info_ack", "candidate_name": "Kim"}
     interview = await Interview.objects.select_related("question_set").aget(pk=ack["session_id"])
     assert interview.consent and not interview.analysis_affect and interview.candidate_name == "Kim"
     assert interview.question_set is not None and interview.question_set.slug == "common-ko"

@@ -44,6 +44,12 @@ BUILT: list[tuple[type, dict[str, Any]]] = [
                                                        transcribed_s=11.2)),
     (events.ErrorMessage, events.error_message(code="processing_failed", message="…", fatal=False, seq=4)),
     (events.ErrorMessage, events.error_message(code="processing_failed", message="…", fatal=False)),
+    (events.AudioProcessed, events.audio_processed(seq=4, segments=[], partial="", lag_ms=2500, timings_ms={},
+                                                   degraded=["partials", "feedback"])),
+    (events.RealTimeFeedback, events.llm_feedback(answer_id=1, question="Why?",
+                                                  items=[{"kind": "llm_strength", "severity": "info", "message": "…"}],
+                                                  judgement={"strengths": ["…"], "improvements": [], "evidence": []})),
+    (events.Queued, events.queued(position=2, capacity=4)),
 ]
 
 

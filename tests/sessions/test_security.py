@@ -22,8 +22,8 @@ PARAMS = parse_connect("language=en&consent=1")
 
 
 @pytest.fixture
-def user(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("interviewer")
+def user(django_user_model: Any, grant: Any) -> Any:
+    return grant(django_user_model.objects.create_user("interviewer"), "interviewer")
 
 
 def _scope(user: Any = None) -> dict[str, Any]:
@@ -64,6 +64,22 @@ async def test_session_user_and_consent(user, django_user_model):
     params = replace(PARAMS, ticket=ticket_issue(user_id=inactive.pk).ticket)
     with pytest.raises(ProtocolError):
         await authorize_connect(scope=_scope(), params=params)
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(DEBUG=False)
+async def test_accounts_without_the_interviewer_role_are_refused(user, django_user_model, grant):
+    """Logged in is not enough: staff without a role, and reviewers, may not run interviews."""
+    bare_staff = await django_user_model.objects.acreate(username="bare", is_staff=True)
+    reviewer = await django_user_model.objects.acreate(username="rev")
+    from asgiref.sync import sync_to_async
+
+    reviewer = await sync_to_async(grant)(reviewer, "reviewer")
+    for account in (bare_staff, reviewer):
+        for scope, params in [(_scope(account), PARAMS), (_scope(), replace(PARAMS, ticket=ticket_issue(user_id=account.pk).ticket))]:
+            with pytest.raises(ProtocolError) as refused:
+                await authorize_connect(scope=scope, params=params)
+            assert refused.value.code == ErrorCode.FORBIDDEN and refused.value.fatal
 
 
 @pytest.mark.django_db(transaction=True)
@@ -127,3 +143,27 @@ async def test_websocket_without_origin_is_refused(asgi_app):
     communicator = WebsocketCommunicator(asgi_app, "/ws/interviews/?language=en&consent=1")
     connected, _ = await communicator.connect()
     assert not connected
+
+
+@pytest.mark.django_db(transaction=True)
+@override_settings(DEBUG=False)
+async def test_websocket_uses_only_question_sets_the_owner_may_see(asgi_app, user, django_user_model):
+    """Somebody else's private set is "unknown" on the socket too: its answer key cannot be used or probed."""
+    from analysis.models import QuestionSet
+    from sessions.models import Interview
+
+    stranger = await django_user_model.objects.acreate(username="stranger")
+    await QuestionSet.objects.acreate(name="Secret", slug="stranger-secret", language="en", owner=stranger)
+    await QuestionSet.objects.acreate(name="Mine", slug="mine", language="en", owner=user)
+    ticket = ticket_issue(user_id=user.pk).ticket
+    communicator, frame = await _connect(asgi_app, f"language=en&consent=1&question_set=stranger-secret&ticket={ticket}")
+    assert frame["type"] == "error_message" and frame["code"] == ErrorCode.BAD_PARAMETERS
+    assert "unknown question_set" in frame["message"]
+    assert (await communicator.receive_output(timeout=5))["code"] == CloseCode.BAD_PARAMETERS
+    ticket = ticket_issue(user_id=user.pk).ticket
+    communicator, ack = await _connect(asgi_app, f"language=en&consent=1&question_set=mine&ticket={ticket}")
+    assert ack["type"] == "connection_ack"
+    interview = await Interview.objects.select_related("question_set").aget(pk=ack["session_id"])
+    assert interview.question_set is not None and interview.question_set.slug == "mine"
+    await communicator.disconnect()
+    state.delete_session(ack["session_id"])

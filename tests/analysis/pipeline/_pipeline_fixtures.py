@@ -33,7 +33,8 @@ class StubTranscriber:
     fail_at_call: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def step(self, stream: StreamState, audio: np.ndarray, *, final: bool, allow_partial: bool) -> StepResult:
+    def step(self, stream: StreamState, audio: np.ndarray, *, final: bool, allow_partial: bool,
+             load: float = 0.0) -> StepResult:
         with self.lock:
             self.calls.append((stream.buffer_start, len(audio), final))
             if self.fail_at_call is not None and len(self.calls) == self.fail_at_call:

@@ -21,11 +21,15 @@ def _isolated(settings: Any, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def users(django_user_model: Any) -> dict[str, Any]:
+def users(django_user_model: Any, grant: Any) -> dict[str, Any]:
+    """Two interviewers, an interview admin ("staff": is_staff for the admin, the admin role for the data),
+    a reviewer, and a staff account without any role (staff alone grants nothing)."""
     return {
-        "owner": django_user_model.objects.create_user("owner"),
-        "other": django_user_model.objects.create_user("other"),
-        "staff": django_user_model.objects.create_user("staff", is_staff=True),
+        "owner": grant(django_user_model.objects.create_user("owner"), "interviewer"),
+        "other": grant(django_user_model.objects.create_user("other"), "interviewer"),
+        "staff": grant(django_user_model.objects.create_user("staff", is_staff=True), "interview admin"),
+        "reviewer": grant(django_user_model.objects.create_user("reviewer"), "reviewer"),
+        "bare_staff": django_user_model.objects.create_user("bare_staff", is_staff=True),
     }
 
 

@@ -1,7 +1,9 @@
-"""Access matrix: every REST route × owner, other user, staff, anonymous; reads and writes.
+"""Access matrix: every REST route × owner, other interviewer, interview admin ("staff"), reviewer, a staff
+account without a role, anonymous; reads and writes.
 
 The rule: a user reaches only their own interviews and question sets (others' answer 404, so their
-existence is not even confirmed), staff reach everything, anonymous callers get 401.
+existence is not even confirmed); reviewers read everything and change nothing; interview admins reach
+everything; ``is_staff`` alone grants nothing; anonymous callers get 401.
 """
 
 from __future__ import annotations
@@ -27,7 +29,8 @@ READ_ROUTES = [
     "/api/interviews/{id}/report.html",
     "/api/interviews/{id}/audio",
 ]
-EXPECTED = {"owner": 200, "other": 404, "staff": 200, "anon": 401}
+EXPECTED = {"owner": 200, "other": 404, "staff": 200, "reviewer": 200, "bare_staff": 404, "anon": 401}
+WHO = list(EXPECTED)
 
 
 def _user(users: dict[str, Any], who: str) -> Any:
@@ -35,7 +38,7 @@ def _user(users: dict[str, Any], who: str) -> Any:
 
 
 @pytest.mark.parametrize("route", READ_ROUTES)
-@pytest.mark.parametrize("who", ["owner", "other", "staff", "anon"])
+@pytest.mark.parametrize("who", WHO)
 def test_interview_reads(users, interviews, route, who):
     url = route.format(id=interviews["owner"].pk)
     response = client_for(_user(users, who)).get(url)
@@ -46,11 +49,11 @@ def test_interview_reads(users, interviews, route, who):
         assert "candidate of owner" not in response.content.decode()
 
 
-@pytest.mark.parametrize("who", ["owner", "other", "staff", "anon"])
+@pytest.mark.parametrize("who", WHO)
 def test_interview_delete(users, interviews, who):
     target = interviews["owner"]
     response = client_for(_user(users, who)).delete(f"/api/interviews/{target.pk}/")
-    expected = {"owner": 204, "other": 404, "staff": 204, "anon": 401}[who]
+    expected = {"owner": 204, "other": 404, "staff": 204, "reviewer": 403, "bare_staff": 404, "anon": 401}[who]
     assert response.status_code == expected
     assert Interview.objects.filter(pk=target.pk).exists() is (expected != 204)
     assert Interview.objects.filter(pk=interviews["other"].pk).exists()  # never someone else's
@@ -68,7 +71,8 @@ def test_interviews_cannot_be_written_through_the_api(users, interviews, method)
 
 def test_list_shows_only_own_interviews_and_all_to_staff(users, interviews):
     ids = {who: str(i.pk) for who, i in interviews.items()}
-    for who, expected in [("owner", {ids["owner"]}), ("other", {ids["other"]}), ("staff", set(ids.values()))]:
+    for who, expected in [("owner", {ids["owner"]}), ("other", {ids["other"]}), ("staff", set(ids.values())),
+                          ("reviewer", set(ids.values())), ("bare_staff", set())]:  # fmt: skip
         body = client_for(users[who]).get("/api/interviews/").json()
         assert {row["id"] for row in body["results"]} == expected
         assert body["count"] == len(expected)
@@ -100,14 +104,14 @@ def shared_set():
     return shared or QuestionSet.objects.create(name="Shared", slug="shared-x", language="ko")
 
 
-@pytest.mark.parametrize("who", ["owner", "other", "staff", "anon"])
+@pytest.mark.parametrize("who", WHO)
 def test_question_set_matrix(users, own_set, shared_set, who):
     client = client_for(_user(users, who))
     own_url, shared_url = f"/api/question-sets/{own_set.pk}/", f"/api/question-sets/{shared_set.pk}/"
-    read_own = {"owner": 200, "other": 404, "staff": 200, "anon": 401}[who]
-    write_own = {"owner": 200, "other": 404, "staff": 200, "anon": 401}[who]
-    read_shared = {"owner": 200, "other": 200, "staff": 200, "anon": 401}[who]
-    write_shared = {"owner": 403, "other": 403, "staff": 200, "anon": 401}[who]
+    read_own = {"owner": 200, "other": 404, "staff": 200, "reviewer": 200, "bare_staff": 404, "anon": 401}[who]
+    write_own = {"owner": 200, "other": 404, "staff": 200, "reviewer": 403, "bare_staff": 404, "anon": 401}[who]
+    read_shared = {"owner": 200, "other": 200, "staff": 200, "reviewer": 200, "bare_staff": 200, "anon": 401}[who]
+    write_shared = {"owner": 403, "other": 403, "staff": 200, "reviewer": 403, "bare_staff": 403, "anon": 401}[who]
     assert client.get(own_url).status_code == read_own
     assert client.patch(own_url, {"name": f"renamed by {who}"}, format="json").status_code == write_own
     assert client.get(shared_url).status_code == read_shared
@@ -117,7 +121,15 @@ def test_question_set_matrix(users, own_set, shared_set, who):
     assert (own_set.name == f"renamed by {who}") is (write_own == 200)
     assert (shared_set.name == f"shared by {who}") is (write_shared == 200)
     delete = client.delete(own_url).status_code
-    assert delete == {"owner": 204, "other": 404, "staff": 204, "anon": 401}[who]
+    assert delete == {"owner": 204, "other": 404, "staff": 204, "reviewer": 403, "bare_staff": 404, "anon": 401}[who]
+
+
+@pytest.mark.parametrize("who", WHO)
+def test_creating_a_question_set_needs_the_permission(users, who):
+    response = client_for(_user(users, who)).post("/api/question-sets/", {"name": "Mine", "slug": f"mine-{who}",
+                                                                          "language": "en"}, format="json")  # fmt: skip
+    expected = {"owner": 201, "other": 201, "staff": 201, "reviewer": 403, "bare_staff": 403, "anon": 401}[who]
+    assert response.status_code == expected
 
 
 def test_question_set_list_hides_other_users_sets(users, own_set, shared_set):
@@ -126,10 +138,12 @@ def test_question_set_list_hides_other_users_sets(users, own_set, shared_set):
     assert own_set.slug in {s["slug"] for s in client_for(users["staff"]).get("/api/question-sets/").json()}
 
 
-@pytest.mark.parametrize("who", ["owner", "anon"])
-def test_ws_ticket_needs_a_user(users, who):
+@pytest.mark.parametrize("who", WHO)
+def test_ws_ticket_needs_the_interviewer_role(users, who):
+    """A ticket opens the interview socket: only for people who may run interviews."""
     response = client_for(_user(users, who)).post("/api/ws-tickets/")
-    assert response.status_code == (201 if who == "owner" else 401)
+    expected = {"owner": 201, "other": 201, "staff": 201, "reviewer": 403, "bare_staff": 403, "anon": 401}[who]
+    assert response.status_code == expected
 
 
 def test_other_users_cannot_reach_a_second_interview_of_the_owner_either(users, interviews):

@@ -171,14 +171,38 @@ def test_audio_full_and_ranges(users, interviews):
     client = client_for(users["owner"])
     url = f"/api/interviews/{interview.pk}/audio"
     full = client.get(url, HTTP_ACCEPT="audio/wav")
-    assert full.status_code == 200 and b"".join(full.streaming_content) == data
+    assert full.status_code == 200 and b"".join(full) == data
     assert full["Accept-Ranges"] == "bytes" and full["Content-Type"] in ("audio/wav", "audio/x-wav")
     part = client.get(url, HTTP_RANGE="bytes=44-1043")
     assert part.status_code == 206 and part["Content-Range"] == f"bytes 44-1043/{len(data)}"
-    assert b"".join(part.streaming_content) == data[44:1044] and part["Content-Length"] == "1000"
+    assert b"".join(part) == data[44:1044] and part["Content-Length"] == "1000"
     tail = client.get(url, HTTP_RANGE="bytes=-100")
-    assert tail.status_code == 206 and b"".join(tail.streaming_content) == data[-100:]
+    assert tail.status_code == 206 and b"".join(tail) == data[-100:]
     beyond = client.get(url, HTTP_RANGE=f"bytes={len(data)}-")
     assert beyond.status_code == 416 and beyond["Content-Range"] == f"bytes */{len(data)}"
+    assert full.is_async  # streamed block by block under daphne, never read whole into memory
+    huge = "9" * 4300
+    assert client.get(url, HTTP_RANGE=f"bytes={huge}-").status_code == 416
+    assert client.get(url, HTTP_RANGE=f"bytes={huge}0-1").status_code in (200, 416)  # ignored or refused, never 500
+    rest = client.get(url, HTTP_RANGE=f"bytes=44-{huge}")
+    assert rest.status_code == 206 and rest["Content-Range"] == f"bytes 44-{len(data) - 1}/{len(data)}"
+    whole_tail = client.get(url, HTTP_RANGE=f"bytes=-{huge}")
+    assert whole_tail.status_code == 206 and b"".join(whole_tail) == data
     missing = client_for(users["other"]).get(f"/api/interviews/{interviews['other'].pk}/audio")
     assert missing.status_code == 404 and missing.json()["code"] == "audio_not_ready"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_audio_streams_through_the_asgi_handler_block_by_block(users, interviews):
+    """Under ASGI (daphne) the audio goes out in 64 KiB blocks, not as one buffered body."""
+    from asgiref.sync import sync_to_async
+    from django.test import AsyncClient
+    from rest_framework.authtoken.models import Token
+
+    token = (await sync_to_async(Token.objects.get_or_create)(user=users["owner"]))[0].key
+    response = await AsyncClient().get(f"/api/interviews/{interviews['owner'].pk}/audio",
+                                       headers={"Authorization": f"Token {token}"})  # fmt: skip
+    assert response.status_code == 200 and response.is_async
+    blocks = [block async for block in response.streaming_content]
+    assert len(blocks) > 1 and max(len(b) for b in blocks) <= 64 * 1024
+    assert b"".join(blocks) == MOCK_EN.read_bytes()

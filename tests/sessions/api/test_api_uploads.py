@@ -133,6 +133,7 @@ def test_uploads_need_an_account_and_stay_private(users, clip, queued):
     wav = encode(*clip, "wav")
     anon = _post(None, wav, "a.wav")
     assert anon.status_code == 401
+    assert _post(users["reviewer"], wav, "a.wav").status_code == 403  # reviewing is not running interviews
     own = _post(users["owner"], wav, "a.wav").json()["id"]
     assert client_for(users["other"]).get(f"/api/interviews/{own}/").status_code == 404
     assert client_for(users["staff"]).get(f"/api/interviews/{own}/").status_code == 200
