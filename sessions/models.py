@@ -49,6 +49,11 @@ class Interview(models.Model):
     final_segments = models.JSONField(
         default=list, blank=True, help_text="Transcript of the final pass (re-transcribed, re-diarized)"
     )
+    voice_baseline = models.JSONField(
+        null=True, blank=True,
+        help_text="The candidate's usual voice (pitch, level, spectral tilt, rate; seconds of speech behind it) "
+                  "that affect is measured against: running during the interview, all answers after the final pass",
+    )  # fmt: skip
 
     class Meta:
         ordering = ["-started_at"]

@@ -19,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from analysis import services
-from analysis.answers import build_timeline
+from analysis.answers import build_timeline, rescore_session_affect
 from analysis.diarization.live import LabeledSegment, SegmentIn
 from analysis.diarization.offline import diarize_recording, relabel
 from analysis.models import AnswerAnalysis
@@ -94,23 +94,28 @@ def final_pass(session_id: str) -> None:
     rubric = rubric_for(interview)
     _qs, pure_set = question_set_for(interview)
     spans = [s for s in build_timeline(final_segments, notes, now=float("inf")) if s.segments]
-    baseline: dict[str, Any] | None = None
+    # Affect is re-scored once every answer is measured: each against the candidate's other answers.
+    analyses = []
+    for span in spans:
+        a0, a1 = span.answer_start or 0.0, span.answer_end or 0.0
+        lo, hi = max(0, int((a0 - 0.2) * 16000)), int((a1 + 0.2) * 16000)
+        analyses.append(services.answer_analyse(
+            interview=interview, span=span, language=language, pure_set=pure_set, baseline=None,
+            affect=services.affect_on(interview), use_llm=True, audio=mono[lo:hi], audio_start=lo / 16000,
+        ))
+    session_baseline = rescore_session_affect(analyses)
     with transaction.atomic():
         AnswerAnalysis.objects.filter(interview=interview, is_final=True).delete()
-        for span in spans:
-            a0, a1 = span.answer_start or 0.0, span.answer_end or 0.0
-            lo, hi = max(0, int((a0 - 0.2) * 16000)), int((a1 + 0.2) * 16000)
-            analysis = services.answer_analyse(
-                interview=interview, span=span, language=language, pure_set=pure_set, baseline=baseline,
-                affect=services.affect_on(interview), use_llm=True, audio=mono[lo:hi], audio_start=lo / 16000,
-            )
+        for span, analysis in zip(spans, analyses):
             row = AnswerAnalysis.objects.create(
                 interview=interview, index=span.index, is_final=True, question_text=span.question_text,
                 start=analysis["start"], end=analysis["end"], answer_text=analysis["answer_text"], analysis=analysis,
             )
             scoring_services.answer_score(row=row, rubric=rubric)
+        if session_baseline is not None:
+            interview.voice_baseline = session_baseline
         interview.final_segments = final_segments
-        interview.save(update_fields=["final_segments"])
+        interview.save(update_fields=["final_segments", "voice_baseline"])
 
     live_total = scoring_services.session_score(interview, is_final=False)
     final_total = scoring_services.session_score(interview, is_final=True)
