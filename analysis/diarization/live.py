@@ -47,10 +47,19 @@ LONE_WINDOW_SIMILARITY = 0.6  # ... unless it is far from every known voice (a s
 # closest pair of different people measured in the shared data (0.62, AMI) and well below one voice
 # split in two (>= 0.737); see clustering.MERGE_SIMILARITY.
 THIRD_VOICE_SIMILARITY = 0.6
+# A voice heard for one window only (a short "Hello, nice to meet you" before the first question) has
+# no reliable average yet: a single window of a voice is 0.70 from the same voice's next sentence on the
+# shared data, below MERGE_SIMILARITY, while a different person stays below 0.6 (mock interviews 0.44-0.56).
+FEW_WINDOWS = 2
+FEW_WINDOWS_SIMILARITY = 0.65
 FRESH_MARGIN = 0.12  # fresh clusters this much closer to each other than to any known voice are one voice
 LIVE_HOP_S = 1.0  # half-overlapping windows: 25% fewer LSTM passes than 0.75 s for the same labels
 MIN_RUN_S = 0.8  # a speaker change inside a segment must last this long to split the segment
-HINT_TOLERANCE_S = 1.0
+HINT_TOLERANCE_S = 1.0  # a "who speaks now" note belongs to a segment this close to it
+# A question click belongs to the voice that starts speaking next: the first segment starting no earlier
+# than this before the click (an interviewer may start a breath before clicking). A voice that was already
+# speaking (a candidate finishing an answer) gets nothing from the click.
+QUESTION_LEAD_S = 0.5
 CHANNEL_SPEAKERS = ("S1", "S2")  # channel 0 = interviewer microphone, channel 1 = candidate
 CHANNEL_ROLES = (INTERVIEWER, CANDIDATE)
 CHANNEL_CONFIDENCE = 0.99
@@ -89,6 +98,39 @@ class LabeledSegment:
             role=decision.role,
             role_confidence=round(float(decision.confidence), 3),
         )
+
+
+@dataclass(frozen=True)
+class RoleCorrection:
+    """Every segment of ``speaker`` emitted so far with ``previous`` should now read ``role``."""
+
+    speaker: str
+    previous: str
+    role: str
+    confidence: float
+    reason: str
+
+    def to_dict(self) -> dict:
+        return {"speaker": self.speaker, "previous_role": self.previous, "role": self.role,
+                "role_confidence": round(float(self.confidence), 3), "reason": self.reason}
+
+
+def apply_corrections(
+    segments: list[LabeledSegment], corrections: list[RoleCorrection]
+) -> list[LabeledSegment]:
+    """``segments`` with the roles that ``corrections`` (in the order found) gave their speakers."""
+    latest: dict[str, RoleCorrection] = {}
+    for c in corrections:
+        latest[c.speaker] = c
+    out = []
+    for seg in segments:
+        c = latest.get(seg.speaker)
+        if c is None:
+            out.append(seg)
+        else:
+            out.append(LabeledSegment(seg.start, seg.end, seg.text, seg.words, seg.speaker, c.role,
+                                      round(float(c.confidence), 3)))
+    return out
 
 
 def split_words(
@@ -199,6 +241,10 @@ class LiveDiarizer:
         }
         self.recent: list[tuple[float, float, str]] = [tuple(r) for r in state.get("recent", [])]  # type: ignore[misc]
         self.pending: list[Hint] = [Hint.coerce(h) for h in state.get("pending_hints", [])]
+        # the role each voice's segments were last emitted (or corrected) with, and how often that changed
+        self.emitted_roles: dict[str, str] = dict(state.get("emitted_roles", {}))
+        self.roles_version = int(state.get("roles_version", 0))
+        self.corrections: list[RoleCorrection] = []  # found by the last label() call; not part of the state
 
     def to_state(self) -> dict:
         return {
@@ -219,12 +265,19 @@ class LiveDiarizer:
             "pending_hints": [
                 {"at": h.at, "speaker": h.speaker, "kind": h.kind, "text": h.text} for h in self.pending
             ],
+            "emitted_roles": dict(self.emitted_roles),
+            "roles_version": self.roles_version,
         }
 
     # ----------------------------------------------------------------- hints and roles
 
     def hint(self, *, at: float, speaker: str | None = None, kind: str = "note", text: str = "") -> None:
-        """Record a client note; applied now if a labelled segment covers ``at``, else when one does."""
+        """Record a client note; applied now if a labelled segment places it, else when one does.
+
+        A ``kind="question"`` note (the console's "ask" button) is evidence for the voice that speaks next;
+        its ``speaker`` names the asker, not who is speaking at the click, so it is not a speaker hint. Other
+        notes with a ``speaker`` say who is speaking now (±``HINT_TOLERANCE_S``).
+        """
         if speaker not in (None, INTERVIEWER, CANDIDATE):
             raise ValueError(f"hint speaker must be 'interviewer', 'candidate' or None, not {speaker!r}")
         h = Hint(at=float(at), speaker=speaker, kind=kind, text=text)
@@ -241,7 +294,17 @@ class LiveDiarizer:
                 best, dist = spk, d
         return best
 
+    def _speaker_after(self, at: float) -> str | None:
+        after = [(s, spk) for s, _e, spk in self.recent if s >= at - QUESTION_LEAD_S]
+        return min(after)[1] if after else None
+
     def _apply_hint(self, h: Hint) -> bool:
+        if h.kind == "question":
+            spk = self._speaker_after(h.at)
+            if spk is None:
+                return False
+            self.evidence.setdefault(spk, RoleEvidence()).question_hints += 1
+            return True
         spk = self._speaker_near(h.at)
         if spk is None:
             return False
@@ -250,8 +313,6 @@ class LiveDiarizer:
             ev.speaker_hints += 1
         elif h.speaker == CANDIDATE:
             ev.speaker_hints -= 1
-        if h.kind == "question":
-            ev.question_hints += 1
         return True
 
     def _flush_hints(self) -> None:
@@ -260,14 +321,38 @@ class LiveDiarizer:
         for h in self.pending:
             if self._apply_hint(h):
                 continue
-            if h.at > horizon - 5.0:  # may still be covered by a segment still being transcribed
+            # a question waits for the next voice; a speaker note may still be covered by a segment being
+            # transcribed
+            if h.kind == "question" or h.at > horizon - 5.0:
                 keep.append(h)
         self.pending = keep[-MAX_PENDING_HINTS:]
+
+    def _incumbent(self) -> str | None:
+        current = [s for s, r in self.emitted_roles.items() if r == INTERVIEWER and s in self.evidence]
+        return max(current, key=lambda s: self.evidence[s].log_odds()) if current else None
 
     def roles(self) -> dict[str, RoleDecision]:
         if self.channels == 2:
             return {spk: RoleDecision(r, CHANNEL_CONFIDENCE) for spk, r in zip(CHANNEL_SPEAKERS, CHANNEL_ROLES)}
-        return assign_roles(self.evidence)
+        return assign_roles(self.evidence, incumbent=self._incumbent())
+
+    def _note_corrections(self, roles: dict[str, RoleDecision], reason: str) -> None:
+        """Voices whose earlier segments now have the wrong role: remember them for the caller."""
+        changed = [
+            RoleCorrection(spk, old, roles[spk].role, roles[spk].confidence, reason)
+            for spk, old in sorted(self.emitted_roles.items())
+            if spk in roles and roles[spk].role != old
+        ]
+        if changed:
+            self.roles_version += 1
+            self.corrections.extend(changed)
+            for c in changed:
+                self.emitted_roles[c.speaker] = c.role
+
+    def take_corrections(self) -> list[RoleCorrection]:
+        """Role changes found since the last call, to apply to already emitted segments."""
+        out, self.corrections = self.corrections, []
+        return out
 
     # ----------------------------------------------------------------- labelling
 
@@ -404,6 +489,12 @@ class LiveDiarizer:
             if returning is not None:
                 mapping[c] = returning
             elif best is not None and sims[best] >= MERGE_SIMILARITY:
+                mapping[c] = best
+            elif (
+                best is not None
+                and self.buf_labels.count(best) < FEW_WINDOWS
+                and sims[best] >= FEW_WINDOWS_SIMILARITY
+            ):
                 mapping[c] = best
             elif n_new >= MIN_NEW_SPEAKER_WINDOWS or best is None or sims[best] < LONE_WINDOW_SIMILARITY:
                 mapping[c] = self._new_label()
@@ -545,8 +636,11 @@ class LiveDiarizer:
             self.recent = (self.recent + [(piece.start, piece.end, speaker)])[-MAX_RECENT_SEGMENTS:]
         self._flush_hints()
         roles = self.roles()
+        self._note_corrections(roles, "evidence")
         out: list[LabeledSegment] = []
         for piece, spk in pieces:
             speaker = spk or self.last_speaker or "S1"
-            out.append(LabeledSegment.of(piece, speaker, roles.get(speaker, RoleDecision("unknown", 0.5))))
+            decision = roles.get(speaker, RoleDecision("unknown", 0.5))
+            out.append(LabeledSegment.of(piece, speaker, decision))
+            self.emitted_roles[speaker] = decision.role
         return out

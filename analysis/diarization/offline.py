@@ -16,7 +16,7 @@ from scipy.signal import resample_poly
 
 from analysis.diarization.clustering import spectral_cluster
 from analysis.diarization.embeddings import SAMPLE_RATE, embed_windows, sliding_windows, speech_regions
-from analysis.diarization.live import LabeledSegment, SegmentIn, channel_turns, split_words
+from analysis.diarization.live import QUESTION_LEAD_S, LabeledSegment, SegmentIn, channel_turns, split_words
 from analysis.diarization.roles import (
     Hint,
     RoleDecision,
@@ -154,6 +154,11 @@ def assign_turn_roles(
         evidence[ordered[0].speaker].first = True
     for raw in hints:
         h = Hint.coerce(raw)
+        if h.kind == "question":  # evidence for the voice that speaks next (see live.QUESTION_LEAD_S)
+            nxt = next((t.speaker for t in ordered if t.start >= h.at - QUESTION_LEAD_S), None)
+            if nxt is not None:
+                evidence[nxt].question_hints += 1
+            continue
         spk = _speaker_at(ordered, h.at)
         if spk is None:
             continue
@@ -161,8 +166,6 @@ def assign_turn_roles(
             evidence[spk].speaker_hints += 1
         elif h.speaker == "candidate":
             evidence[spk].speaker_hints -= 1
-        if h.kind == "question":
-            evidence[spk].question_hints += 1
     for seg in segments:
         spk = _speaker_at(ordered, (seg.start + seg.end) / 2)
         if spk is not None:
