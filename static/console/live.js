@@ -7,6 +7,7 @@
 import { CaptureError, pickDisplayAudio, startCapture } from "./capture.js";
 import { LiveConnection } from "./connection.js";
 import { FeedbackView, ScoresView, TranscriptView, formatTime } from "./render.js";
+import { correctionMessage } from "./roles.js";
 
 const config = JSON.parse(document.getElementById("console-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -99,6 +100,10 @@ function handleEvent(event) {
       for (const segment of event.segments || []) transcript.upsert(segment);
       transcript.setPartial(event.partial);
       showLag(event.lag_ms);
+      break;
+    case "role_correction":
+      if (transcript.correctRoles(event) > 0 || (event.speakers || []).length) flash(correctionMessage(event));
+      window.__console.roleCorrections = (window.__console.roleCorrections || 0) + 1;
       break;
     case "real_time_feedback":
       feedback.add(event);
