@@ -63,6 +63,9 @@ QUESTION_LEAD_S = 0.5
 CHANNEL_SPEAKERS = ("S1", "S2")  # channel 0 = interviewer microphone, channel 1 = candidate
 CHANNEL_ROLES = (INTERVIEWER, CANDIDATE)
 CHANNEL_CONFIDENCE = 0.99
+# Practice mode: a candidate rehearsing alone. Every voice is the candidate; nothing is clustered.
+PRACTICE_SPEAKER = "S1"
+PRACTICE_DECISION = RoleDecision(CANDIDATE, 0.99)
 
 
 @dataclass
@@ -222,9 +225,10 @@ def _decode(text: str, dim: int) -> np.ndarray:
 class LiveDiarizer:
     """Per-session online diarizer; all memory lives in ``to_state()`` so any worker can continue it."""
 
-    def __init__(self, state: dict | None = None, *, channels: int = 1) -> None:
+    def __init__(self, state: dict | None = None, *, channels: int = 1, practice: bool = False) -> None:
         state = state or {}
         self.channels = int(state.get("channels", channels))
+        self.practice = bool(state.get("practice", practice))
         self.dim = int(state.get("dim", 0))
         self.next_id = int(state.get("next_id", 1))
         self.first_speaker: str | None = state.get("first_speaker")
@@ -250,6 +254,7 @@ class LiveDiarizer:
         return {
             "version": STATE_VERSION,
             "channels": self.channels,
+            "practice": self.practice,
             "dim": self.dim,
             "next_id": self.next_id,
             "first_speaker": self.first_speaker,
@@ -332,6 +337,8 @@ class LiveDiarizer:
         return max(current, key=lambda s: self.evidence[s].log_odds()) if current else None
 
     def roles(self) -> dict[str, RoleDecision]:
+        if self.practice:
+            return {PRACTICE_SPEAKER: PRACTICE_DECISION}
         if self.channels == 2:
             return {spk: RoleDecision(r, CHANNEL_CONFIDENCE) for spk, r in zip(CHANNEL_SPEAKERS, CHANNEL_ROLES)}
         return assign_roles(self.evidence, incumbent=self._incumbent())
@@ -367,6 +374,8 @@ class LiveDiarizer:
         segs = sorted(segments, key=lambda s: (s.start, s.end))
         if not segs:
             return []
+        if self.practice:
+            return self._finish([(SegmentIn(s.start, s.end, s.text, list(s.words)), PRACTICE_SPEAKER) for s in segs])
         if channel_audio is not None and channel_audio.ndim == 2 and channel_audio.shape[1] == 2:
             self.channels = 2
             pieces = self._label_by_channel(segs, channel_audio, audio_start)

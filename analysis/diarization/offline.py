@@ -77,8 +77,13 @@ def _merge_turns(turns: list[Turn]) -> list[Turn]:
     return out
 
 
-def diarize_recording(audio: np.ndarray, sr: int = SAMPLE_RATE, *, num_speakers: int | None = None) -> list[Turn]:
+def diarize_recording(
+    audio: np.ndarray, sr: int = SAMPLE_RATE, *, num_speakers: int | None = None, max_speakers: int | None = None
+) -> list[Turn]:
     """Speaker turns for a whole recording (speakers "S1", "S2", ... by first appearance).
+
+    ``max_speakers`` bounds the estimated number of voices (what the live session heard); clusters closer
+    than a voice (clustering.MERGE_SIMILARITY) are merged whenever ``num_speakers`` is not given.
 
     Audio of shape (n, 2) is treated as one speaker per channel (channel 0 = S1, the interviewer's
     microphone): speakers are then separated by per-channel VAD, never by clustering.
@@ -95,7 +100,10 @@ def diarize_recording(audio: np.ndarray, sr: int = SAMPLE_RATE, *, num_speakers:
     emb = embed_windows(wave, windows)
     if len(emb) == 0:
         return []
-    labels = spectral_cluster(emb.vectors, num_speakers=num_speakers).labels
+    if max_speakers is not None and max_speakers <= 1 and not num_speakers:
+        num_speakers = 1
+    k_max = max(2, min(6, max_speakers)) if max_speakers else 6
+    labels = spectral_cluster(emb.vectors, num_speakers=num_speakers, k_max=k_max).labels
     centers = emb.centers
     if REFINE_WINDOW_S:
         # Turns shorter than a clustering window ("Hello?" - "Neither did I.") are placed by short
@@ -173,7 +181,7 @@ def assign_turn_roles(
     return assign_roles(evidence)
 
 
-def _map_speakers(segments: Sequence[SegmentIn | LabeledSegment], turns: list[Turn]) -> dict[str, str]:
+def map_speakers(segments: Sequence[SegmentIn | LabeledSegment], turns: list[Turn]) -> dict[str, str]:
     """Offline speaker -> live label by maximum overlap (Hungarian); unmatched ones get fresh labels."""
     live = sorted({s.speaker for s in segments if isinstance(s, LabeledSegment) and s.speaker})
     offline = sorted({t.speaker for t in turns})
@@ -213,7 +221,7 @@ def relabel(
     is of input segments whose speaker or role differs in any output piece; an unlabelled ``SegmentIn``
     always counts as changed.
     """
-    mapping = _map_speakers(segments, turns)
+    mapping = map_speakers(segments, turns)
     mapped = sorted((Turn(t.start, t.end, mapping[t.speaker]) for t in turns), key=lambda t: t.start)
     roles = assign_turn_roles(mapped, hints=hints, segments=segments)
     out: list[LabeledSegment] = []

@@ -12,6 +12,9 @@ import { correctionMessage } from "./roles.js";
 const config = JSON.parse(document.getElementById("console-config").textContent);
 const $ = (id) => document.getElementById(id);
 const channels = Number(config.params.channels) || 1;
+// Practice: a candidate rehearsing alone. Questions are shown here and sent as notes; nobody asks them aloud.
+const practice = config.params.mode === "practice";
+const ASK = practice ? "Next question" : "Ask next question";
 const STATE_LABELS = {
   idle: "starting", connecting: "connecting", connected: "connected", reconnecting: "reconnecting",
   ending: "finishing", ended: "ended",
@@ -262,14 +265,16 @@ function renderQuestions() {
     list.append(item);
   });
   const next = config.questions[questionIndex + 1];
-  $("next-question").textContent = next ? `Ask next question (${questionIndex + 2}/${config.questions.length})` : "No more questions";
+  $("next-question").textContent = next ? `${ASK} (${questionIndex + 2}/${config.questions.length})` : "No more questions";
   $("next-question").disabled = !next || connection.state !== "connected";
   if (config.questions.length === 0) $("next-question").hidden = true;
 }
 
 function askQuestion(index) {
   const text = config.questions[index];
-  if (!connection.sendJson({ type: "speaker_note", text, speaker: "interviewer", kind: "question" })) return;
+  const message = { type: "speaker_note", text, kind: "question" };
+  if (!practice) message.speaker = "interviewer";
+  if (!connection.sendJson(message)) return;
   questionIndex = index;
   $("current-question").textContent = `${index + 1}. ${text}`;
   renderQuestions();
@@ -283,7 +288,7 @@ $("note-form").addEventListener("submit", (event) => {
   const text = $("note-text").value.trim();
   if (!text) return;
   const message = { type: "speaker_note", text, kind };
-  if (kind === "question") message.speaker = "interviewer";
+  if (kind === "question" && !practice) message.speaker = "interviewer";
   if (connection.sendJson(message)) {
     $("note-text").value = "";
     if (kind === "question") $("current-question").textContent = text;
