@@ -20,19 +20,21 @@ from sessions.models import Segment
 
 
 def roles_correct(*, session_id: str, corrections: list[RoleCorrection]) -> events.RoleCorrection:
-    """Give every stored segment of the corrected speakers its new role; return the event for the client."""
-    latest: dict[str, RoleCorrection] = {}
-    for c in corrections:
-        latest[c.speaker] = c
-    ids: list[int] = []
+    """Give every stored segment of the corrected speakers its new role (and name, for a voice merged into
+    another), applying the corrections in the order found; return the event for the client."""
+    ids: set[int] = set()
     with transaction.atomic():
-        for speaker, c in latest.items():
-            rows = Segment.objects.filter(interview_id=session_id, speaker=speaker)
-            ids.extend(rows.exclude(role=c.role).values_list("index", flat=True))
-            rows.update(role=c.role, role_confidence=round(float(c.confidence), 3))
+        for c in corrections:
+            rows = Segment.objects.filter(interview_id=session_id, speaker=c.speaker)
+            if c.merged_into:
+                ids.update(rows.values_list("index", flat=True))
+                rows.update(speaker=c.merged_into, role=c.role, role_confidence=round(float(c.confidence), 3))
+            else:
+                ids.update(rows.exclude(role=c.role).values_list("index", flat=True))
+                rows.update(role=c.role, role_confidence=round(float(c.confidence), 3))
     return {
         "type": "role_correction",
-        "speakers": [c.to_dict() for c in latest.values()],  # type: ignore[misc]
+        "speakers": [c.to_dict() for c in corrections],  # type: ignore[misc]
         "segment_ids": sorted(ids),
     }
 

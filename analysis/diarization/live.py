@@ -52,7 +52,12 @@ THIRD_VOICE_SIMILARITY = 0.6
 # shared data, below MERGE_SIMILARITY, while a different person stays below 0.6 (mock interviews 0.44-0.56).
 FEW_WINDOWS = 2
 FEW_WINDOWS_SIMILARITY = 0.65
-FRESH_MARGIN = 0.12  # fresh clusters this much closer to each other than to any known voice are one voice
+FRESH_MARGIN = 0.12
+# Two live voices whose buffered windows have become as close as one voice's (average linkage ≥
+# MERGE_SIMILARITY, each with this many windows) are one voice: acted emotions of one speaker (a sad answer
+# after neutral ones) can first look like a second person. On the shared data one voice in four moods
+# split in two reaches 0.73; different people stay ≤ 0.68.
+MERGE_MIN_WINDOWS = 4  # fresh clusters this much closer to each other than to any known voice are one voice
 LIVE_HOP_S = 1.0  # half-overlapping windows: 25% fewer LSTM passes than 0.75 s for the same labels
 MIN_RUN_S = 0.8  # a speaker change inside a segment must last this long to split the segment
 HINT_TOLERANCE_S = 1.0  # a "who speaks now" note belongs to a segment this close to it
@@ -112,27 +117,27 @@ class RoleCorrection:
     role: str
     confidence: float
     reason: str
+    merged_into: str | None = None  # the voice was found to be this (earlier) voice: its segments take that name
 
     def to_dict(self) -> dict:
-        return {"speaker": self.speaker, "previous_role": self.previous, "role": self.role,
-                "role_confidence": round(float(self.confidence), 3), "reason": self.reason}
+        out = {"speaker": self.speaker, "previous_role": self.previous, "role": self.role,
+               "role_confidence": round(float(self.confidence), 3), "reason": self.reason}
+        if self.merged_into:
+            out["merged_into"] = self.merged_into
+        return out
 
 
 def apply_corrections(
     segments: list[LabeledSegment], corrections: list[RoleCorrection]
 ) -> list[LabeledSegment]:
-    """``segments`` with the roles that ``corrections`` (in the order found) gave their speakers."""
-    latest: dict[str, RoleCorrection] = {}
-    for c in corrections:
-        latest[c.speaker] = c
+    """``segments`` with the speakers and roles that ``corrections`` (applied in the order found) gave them."""
     out = []
     for seg in segments:
-        c = latest.get(seg.speaker)
-        if c is None:
-            out.append(seg)
-        else:
-            out.append(LabeledSegment(seg.start, seg.end, seg.text, seg.words, seg.speaker, c.role,
-                                      round(float(c.confidence), 3)))
+        speaker, role, conf = seg.speaker, seg.role, seg.role_confidence
+        for c in corrections:
+            if c.speaker == speaker:
+                speaker, role, conf = c.merged_into or speaker, c.role, round(float(c.confidence), 3)
+        out.append(LabeledSegment(seg.start, seg.end, seg.text, seg.words, speaker, role, conf))
     return out
 
 
@@ -249,6 +254,7 @@ class LiveDiarizer:
         self.emitted_roles: dict[str, str] = dict(state.get("emitted_roles", {}))
         self.roles_version = int(state.get("roles_version", 0))
         self.corrections: list[RoleCorrection] = []  # found by the last label() call; not part of the state
+        self.merges: list[tuple[str, str, str]] = []  # (voice, merged into, its emitted role), this call only
 
     def to_state(self) -> dict:
         return {
@@ -350,11 +356,17 @@ class LiveDiarizer:
             for spk, old in sorted(self.emitted_roles.items())
             if spk in roles and roles[spk].role != old
         ]
+        for gone, keep, old in self.merges:
+            decision = roles.get(keep, RoleDecision("unknown", 0.5))
+            changed.append(RoleCorrection(gone, old, decision.role, decision.confidence,
+                                          f"same voice as {keep}", merged_into=keep))
+        self.merges = []
         if changed:
             self.roles_version += 1
             self.corrections.extend(changed)
             for c in changed:
-                self.emitted_roles[c.speaker] = c.role
+                if not c.merged_into:
+                    self.emitted_roles[c.speaker] = c.role
 
     def take_corrections(self) -> list[RoleCorrection]:
         """Role changes found since the last call, to apply to already emitted segments."""
@@ -383,7 +395,59 @@ class LiveDiarizer:
             raise ValueError("a 2-channel session needs channel_audio of shape (n, 2) on every label() call")
         else:
             pieces = self._label_by_voice(segs, np.asarray(audio, dtype=np.float32), audio_start)
+            merged = self._merge_same_voices()
+            if merged:
+                pieces = [(p, merged.get(spk, spk) if spk else spk) for p, spk in pieces]
         return self._finish(pieces)
+
+    def _merge_same_voices(self) -> dict[str, str]:
+        """Fold a later voice into an earlier one when their buffered windows turn out to be one voice."""
+        merged: dict[str, str] = {}
+        while True:
+            known = sorted(set(self.buf_labels), key=lambda lab: (len(lab), lab))
+            if len(known) < 2:
+                return merged
+            vecs = self.buf_vecs / np.maximum(np.linalg.norm(self.buf_vecs, axis=1, keepdims=True), 1e-9)
+            labels = np.asarray(self.buf_labels, dtype=object)
+            best: tuple[float, str, str] | None = None
+            for i, a in enumerate(known):
+                for b in known[i + 1 :]:
+                    va, vb = vecs[labels == a], vecs[labels == b]
+                    if len(va) < MERGE_MIN_WINDOWS or len(vb) < MERGE_MIN_WINDOWS:
+                        continue
+                    sim = float((va @ vb.T).mean())
+                    if sim >= MERGE_SIMILARITY and (best is None or sim > best[0]):
+                        best = (sim, a, b)
+            if best is None:
+                return merged
+            _, keep, gone = best
+            self._absorb(gone, keep)
+            merged = {k: (keep if v == gone else v) for k, v in merged.items()}
+            merged[gone] = keep
+
+    def _absorb(self, gone: str, keep: str) -> None:
+        self.buf_labels = [keep if lab == gone else lab for lab in self.buf_labels]
+        if gone in self.centroids:
+            v2, n2 = self.centroids.pop(gone)
+            v1, n1 = self.centroids.get(keep, (np.zeros(self.dim, np.float32), 0.0))
+            v = v1 * n1 + v2 * n2
+            self.centroids[keep] = ((v / max(float(np.linalg.norm(v)), 1e-9)).astype(np.float32),
+                                    min(n1 + n2, CENTROID_MAX_WEIGHT))
+        if gone in self.evidence:
+            g = self.evidence.pop(gone)
+            k = self.evidence.setdefault(keep, RoleEvidence())
+            k.speaker_hints += g.speaker_hints
+            k.question_hints += g.question_hints
+            k.question_text += g.question_text
+            k.speech_s += g.speech_s
+            k.first = k.first or g.first
+        self.recent = [(s, e, keep if spk == gone else spk) for s, e, spk in self.recent]
+        if self.last_speaker == gone:
+            self.last_speaker = keep
+        if self.first_speaker == gone:
+            self.first_speaker = keep
+        if gone in self.emitted_roles:
+            self.merges.append((gone, keep, self.emitted_roles.pop(gone)))
 
     def _label_by_channel(
         self, segs: list[SegmentIn], channel_audio: np.ndarray, audio_start: float

@@ -45,3 +45,14 @@ def test_answers_reset_only_when_the_roles_version_moved() -> None:
     assert role_corrections.answers_reset(session_id=str(interview.pk), stage=stage, roles_version=2)
     assert stage == {"analysed": [], "roles_version": 2}
     assert list(AnswerAnalysis.objects.filter(interview=interview).values_list("is_final", flat=True)) == [True]
+
+
+def test_a_voice_merged_into_another_takes_its_name() -> None:
+    interview = Interview.objects.create()
+    _segment(interview, 0, "S1", "candidate")
+    _segment(interview, 1, "S2", "interviewer")
+    fixes = [RoleCorrection("S2", "interviewer", "candidate", 0.9, "same voice as S1", merged_into="S1")]
+    event = role_corrections.roles_correct(session_id=str(interview.pk), corrections=fixes)
+    rows = {s.index: (s.speaker, s.role) for s in Segment.objects.filter(interview=interview)}
+    assert rows == {0: ("S1", "candidate"), 1: ("S1", "candidate")}
+    assert event["segment_ids"] == [1] and event["speakers"][0]["merged_into"] == "S1"

@@ -25,3 +25,15 @@ test("lines that already carry the new role are left alone", () => {
   assert.deepEqual(correctedSegments([seg(3, "S2", "interviewer")], event), []);
   assert.deepEqual(correctedSegments([seg(4, "S2", "candidate")], {}), []);
 });
+
+test("a voice merged into another takes its name and role, in the order the corrections came", () => {
+  const event = {
+    segment_ids: [1],
+    speakers: [
+      { speaker: "S2", previous_role: "interviewer", role: "candidate", role_confidence: 0.9, reason: "same voice as S1", merged_into: "S1" },
+    ],
+  };
+  const out = correctedSegments([seg(0, "S1", "candidate"), seg(1, "S2", "interviewer")], event);
+  assert.deepEqual(out.map((s) => [s.id, s.speaker, s.role]), [[1, "S1", "candidate"]]);
+  assert.equal(correctionMessage(event), "Roles corrected: S2 is S1 (same voice)");
+});
