@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from analysis.diarization.final_labels import final_labels
@@ -62,8 +63,6 @@ def test_a_final_clustering_that_hears_one_voice_cannot_merge_two_people(intervi
 
 
 def test_practice_makes_every_voice_the_candidate() -> None:
-    import numpy as np
-
     live = [LabeledSegment(0.0, 2.0, "a", [], "S1", "candidate", 0.99),
             LabeledSegment(3.0, 5.0, "b", [], "S1", "candidate", 0.99)]
     final = final_labels(np.zeros(16000 * 6, np.float32), live, practice=True)

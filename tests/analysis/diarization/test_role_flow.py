@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from analysis.answers.timeline import build_timeline
 from analysis.diarization.live import LabeledSegment, LiveDiarizer, RoleCorrection, apply_corrections
 from analysis.diarization.roles import Hint, RoleEvidence, assign_roles
 from analysis.diarization.simulate import simulate_live, vad_segments
@@ -134,3 +135,18 @@ def test_one_voice_in_four_moods_answering_typed_questions(emotion_ko, speaker: 
     assert all(s.role == "candidate" for s in run.corrected)
     if len({s.speaker for s in run.segments}) > 1:
         assert any(c.merged_into == "S1" for c in run.corrections)
+
+
+@pytest.mark.models
+def test_practice_session_in_four_moods_is_all_candidate_and_four_answers(emotion_ko) -> None:
+    """mode=practice: no clustering, every voice the candidate; the question notes cut four answers."""
+    audio, starts = emotion_ko["emf"]
+    live = LiveDiarizer(practice=True)
+    live.hint(at=starts[0] - 1.0, kind="question")
+    out = live.label(vad_segments(audio), audio, 0.0)
+    assert {(s.speaker, s.role) for s in out} == {("S1", "candidate")} and live.dim == 0  # nothing embedded
+    assert live.take_corrections() == []
+    segments = [{"start": s.start, "end": s.end, "text": "답변", "role": s.role} for s in out]
+    notes = [{"at": t - 1.0, "kind": "question", "text": f"질문 {i + 1}"} for i, t in enumerate(starts)]
+    spans = [s for s in build_timeline(segments, notes, now=float("inf")) if s.segments]
+    assert [s.question_text for s in spans] == ["질문 1", "질문 2", "질문 3", "질문 4"]
