@@ -32,11 +32,7 @@ def roles_correct(*, session_id: str, corrections: list[RoleCorrection]) -> even
             else:
                 ids.update(rows.exclude(role=c.role).values_list("index", flat=True))
                 rows.update(role=c.role, role_confidence=round(float(c.confidence), 3))
-    return {
-        "type": "role_correction",
-        "speakers": [c.to_dict() for c in corrections],  # type: ignore[misc]
-        "segment_ids": sorted(ids),
-    }
+    return events.role_correction(speakers=[c.to_dict() for c in corrections], segment_ids=list(ids))  # type: ignore[misc]
 
 
 def answers_reset(*, session_id: str, stage: dict[str, Any], roles_version: int) -> bool:

@@ -9,7 +9,7 @@ import pytest
 import soundfile as sf
 from django.core.files.base import ContentFile
 
-from analysis import final
+from analysis.pipeline.final_pass import final_pass
 from analysis.diarization.simulate import vad_segments
 from scoring.models import InterviewReport
 from sessions.models import Interview, Segment
@@ -33,7 +33,7 @@ def test_final_pass_keeps_correct_live_labels_and_records_why(interviews, settin
     for i, (s, speaker, role) in enumerate(live):
         Segment.objects.create(interview=interview, index=i, start=s.start, end=s.end, text="words", words=s.words,
                                speaker=speaker, role=role, role_confidence=0.9, seq=i)
-    final.final_pass(str(interview.pk))
+    final_pass(str(interview.pk))
     stored = InterviewReport.objects.get(interview=interview)
     labels = stored.live_vs_final["speaker_labels"]
     assert stored.live_vs_final["labels_changed"] == labels["changed"] == 0
