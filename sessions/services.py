@@ -46,12 +46,15 @@ def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
         question_set=question_set,
         consent=params.consent,
         analysis_affect=settings.ANALYSIS_AFFECT if params.analysis_affect is None else params.analysis_affect,
+        mode=params.mode,
+        num_speakers=params.num_speakers,
     )
 
 
 async def interview_start(*, params: ConnectParams, owner_id: int | None) -> SessionMeta:
     interview = await database_sync_to_async(_create_interview)(params, owner_id)
-    options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set}
+    options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set, "mode": params.mode,
+               "num_speakers": params.num_speakers}
     meta = SessionMeta(
         session_id=str(interview.id),
         language=params.language,

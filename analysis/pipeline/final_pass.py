@@ -21,7 +21,7 @@ from django.db import transaction
 from analysis import services
 from analysis.answers import build_timeline, rescore_session_affect
 from analysis.diarization.live import LabeledSegment, SegmentIn
-from analysis.diarization.offline import diarize_recording, relabel
+from analysis.diarization.final_labels import FinalLabels, final_labels
 from analysis.models import AnswerAnalysis
 from analysis.pipeline.diarize import segment_payload
 from analysis.pipeline.worker_models import stt_config
@@ -63,6 +63,19 @@ def _words_changed(live: list[dict[str, Any]], final: list[dict[str, Any]], lang
     return {"metric": "wer", "value": round(jiwer.wer(final_text or "-", live_text or "-"), 4)}
 
 
+def final_speaker_labels(
+    interview: Interview, audio: np.ndarray, live: list[LabeledSegment], hints: list[dict[str, Any]]
+) -> FinalLabels:
+    """Final speakers and roles, never worse than live (analysis.diarization.final_labels).
+
+    A practice session has one person, the candidate: no re-clustering. Otherwise the number of voices is
+    bounded by the session's ``num_speakers`` hint when it has one.
+    """
+    if interview.mode == Interview.Mode.PRACTICE:
+        return final_labels(audio, live, hints=hints, practice=True)
+    return final_labels(audio, live, hints=hints, num_speakers=interview.num_speakers)
+
+
 def final_pass(session_id: str) -> None:
     """Re-transcribe, re-diarize, re-analyse and re-score the stored recording; store the final record."""
     interview = interview_get(session_id)
@@ -80,14 +93,14 @@ def final_pass(session_id: str) -> None:
     config = replace(stt_config(), model=settings.FINAL_WHISPER_MODEL, beam_size=settings.FINAL_BEAM_SIZE)
     transcript = transcribe_offline(config, mono, language=language)
     _progress(session_id, "diarize", 0.5)
-    turns = diarize_recording(recording if recording.shape[1] == 2 else mono)
-    labelled, _ = relabel(
-        [SegmentIn(start=s.start, end=s.end, text=s.text, words=[w.__dict__ for w in s.words]) for s in transcript],
-        turns, hints,
-    )
     live_labelled = [LabeledSegment(s["start"], s["end"], s["text"], s["words"], s["speaker"], s["role"],
                                     s["role_confidence"]) for s in live]
-    _relabelled, labels_changed = relabel(live_labelled, turns, hints) if live_labelled else ([], 0)
+    labels = final_speaker_labels(interview, recording if recording.shape[1] == 2 else mono, live_labelled, hints)
+    labelled = labels.label(
+        [SegmentIn(start=s.start, end=s.end, text=s.text, words=[w.__dict__ for w in s.words]) for s in transcript]
+    )
+    speaker_labels = labels.summary(live_labelled)
+    labels_changed = speaker_labels["changed"]
     final_segments = [segment_payload(seg, index=i, language=language) for i, seg in enumerate(labelled)]
 
     _progress(session_id, "analyze", 0.75)
@@ -124,6 +137,7 @@ def final_pass(session_id: str) -> None:
     diff = {
         "words_changed": _words_changed(live, final_segments, language),
         "labels_changed": labels_changed,
+        "speaker_labels": speaker_labels,
         "live_segments": len(live),
         "final_segments": len(final_segments),
         "scores_moved": {

@@ -7,10 +7,14 @@
 import { CaptureError, pickDisplayAudio, startCapture } from "./capture.js";
 import { LiveConnection } from "./connection.js";
 import { FeedbackView, ScoresView, TranscriptView, formatTime } from "./render.js";
+import { correctionMessage } from "./roles.js";
 
 const config = JSON.parse(document.getElementById("console-config").textContent);
 const $ = (id) => document.getElementById(id);
 const channels = Number(config.params.channels) || 1;
+// Practice: a candidate rehearsing alone. Questions are shown here and sent as notes; nobody asks them aloud.
+const practice = config.params.mode === "practice";
+const ASK = practice ? "Next question" : "Ask next question";
 const STATE_LABELS = {
   idle: "starting", connecting: "connecting", connected: "connected", reconnecting: "reconnecting",
   ending: "finishing", ended: "ended",
@@ -99,6 +103,10 @@ function handleEvent(event) {
       for (const segment of event.segments || []) transcript.upsert(segment);
       transcript.setPartial(event.partial);
       showLag(event.lag_ms);
+      break;
+    case "role_correction":
+      if (transcript.correctRoles(event) > 0 || (event.speakers || []).length) flash(correctionMessage(event));
+      window.__console.roleCorrections = (window.__console.roleCorrections || 0) + 1;
       break;
     case "real_time_feedback":
       feedback.add(event);
@@ -257,14 +265,16 @@ function renderQuestions() {
     list.append(item);
   });
   const next = config.questions[questionIndex + 1];
-  $("next-question").textContent = next ? `Ask next question (${questionIndex + 2}/${config.questions.length})` : "No more questions";
+  $("next-question").textContent = next ? `${ASK} (${questionIndex + 2}/${config.questions.length})` : "No more questions";
   $("next-question").disabled = !next || connection.state !== "connected";
   if (config.questions.length === 0) $("next-question").hidden = true;
 }
 
 function askQuestion(index) {
   const text = config.questions[index];
-  if (!connection.sendJson({ type: "speaker_note", text, speaker: "interviewer", kind: "question" })) return;
+  const message = { type: "speaker_note", text, kind: "question" };
+  if (!practice) message.speaker = "interviewer";
+  if (!connection.sendJson(message)) return;
   questionIndex = index;
   $("current-question").textContent = `${index + 1}. ${text}`;
   renderQuestions();
@@ -278,7 +288,7 @@ $("note-form").addEventListener("submit", (event) => {
   const text = $("note-text").value.trim();
   if (!text) return;
   const message = { type: "speaker_note", text, kind };
-  if (kind === "question") message.speaker = "interviewer";
+  if (kind === "question" && !practice) message.speaker = "interviewer";
   if (connection.sendJson(message)) {
     $("note-text").value = "";
     if (kind === "question") $("current-question").textContent = text;
