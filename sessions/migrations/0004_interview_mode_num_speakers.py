@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('interview_sessions', '0002_interview_analysis_affect_interview_consent_and_more'),
+        ('interview_sessions', '0003_interview_voice_baseline'),
     ]
 
     operations = [
