@@ -16,9 +16,8 @@ from django.conf import settings
 from django.db import transaction
 
 from analysis import judge_service
-from analysis.answers import LlmConfig, VocalBaseline, analyze_answer, build_timeline, live_delivery
+from analysis.answers import LlmConfig, analyze_answer, baseline_after, build_timeline, live_delivery
 from analysis.answers.feedback import live_pace_items
-from analysis.answers.prosody import VocalFeatures
 from analysis.answers.questions import QuestionSet as PureQuestionSet
 from analysis.answers.questions import match_question
 from analysis.models import AnswerAnalysis
@@ -84,13 +83,6 @@ def answer_analyse(
     return result.to_dict()
 
 
-def _updated_baseline(base: dict[str, Any] | None, vocal: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not vocal or not vocal.get("pitch_hz_median") or vocal.get("loudness_db_mean") is None:
-        return base
-    features = VocalFeatures(**vocal)
-    return (VocalBaseline.from_dict(base).updated(features) if base else VocalBaseline.from_features([features])).to_dict()
-
-
 def answers_live_step(*, meta: SessionMeta, stage: dict[str, Any], now_s: float, final: bool,
                       audio_source: AudioSource) -> list[events.Event]:
     """Analyse answers that have ended; send cheap delivery feedback for the one going on."""
@@ -104,15 +96,20 @@ def answers_live_step(*, meta: SessionMeta, stage: dict[str, Any], now_s: float,
     _qs, pure_set = question_set_for(interview)
     analysed: list[int] = stage.setdefault("analysed", [])
     out: list[events.Event] = []
+    # The candidate's voice so far: Redis stage state, or the interview row if that state was lost. Kept
+    # only while affect is on: with it off no voice profile of the candidate is built or stored.
+    affect = affect_on(interview)
+    baseline = (stage.get("baseline") or interview.voice_baseline) if affect else None
     for span in spans:
         if not span.segments:
             continue
         if span.finished and span.index not in analysed:
             analysis = answer_analyse(
                 interview=interview, span=span, language=language, pure_set=pure_set,
-                baseline=stage.get("baseline"), affect=affect_on(interview), use_llm=False, audio_source=audio_source,
+                baseline=baseline, affect=affect, use_llm=False, audio_source=audio_source,
             )
-            stage["baseline"] = _updated_baseline(stage.get("baseline"), analysis.get("vocal"))
+            if affect:
+                baseline = baseline_after(baseline, analysis)
             AnswerAnalysis.objects.update_or_create(
                 interview=interview, index=span.index, is_final=False,
                 defaults={"question_text": span.question_text, "start": analysis["start"], "end": analysis["end"],
@@ -128,6 +125,9 @@ def answers_live_step(*, meta: SessionMeta, stage: dict[str, Any], now_s: float,
                 metrics = live_delivery(span.segments, language=language, question_end=span.question_end).to_dict()
                 out.append(events.live_feedback(answer_id=span.index, question=span.question_text,
                                                 items=live_pace_items(metrics, language), metrics=metrics))
+    if affect and baseline != stage.get("baseline"):
+        stage["baseline"] = baseline
+        Interview.objects.filter(pk=interview.pk).update(voice_baseline=baseline)
     return out
 
 

@@ -179,7 +179,7 @@ def spawn_server(mode: str, redis_url: str) -> Server:
     if mode == "redis":
         wlog = (workdir / "worker.log").open("wb")
         procs.append(subprocess.Popen(
-            [str(REPO / ".venv" / "bin" / "celery"), "-A", "celery_app", "worker", "-Q", "interviews",
+            [str(REPO / ".venv" / "bin" / "celery"), "-A", "celery_app", "worker", "-Q", "interviews,interviews_final",
              "--concurrency=1", "-P", "solo", "--loglevel=WARNING"], cwd=REPO, env=env, stdout=wlog, stderr=wlog))
         pids["worker"] = procs[1].pid
     server = Server(url=f"ws://127.0.0.1:{port}{WS_PATH}", pids=pids, procs=procs, workdir=workdir)

@@ -449,7 +449,9 @@ def _composure(delivery: Mapping[str, Any], affect: Mapping[str, Any] | None, la
         )
         parts.append((fit, 0.10))
 
-    if affect:
+    # An affect result below its stated-confidence threshold ("stated": False) says nothing about the
+    # candidate: no finding, no feedback, no weight in composure.
+    if affect and affect.get("stated", True):
         tension = _affect_tension(affect)
         fit = 1.0 - tension
         findings.append(

@@ -94,5 +94,10 @@ def report_store(*, session_id: str, stage: str, segments: list[dict[str, Any]] 
     }
     if live_vs_final is not None:
         defaults["live_vs_final"] = live_vs_final
+        if "speaker_labels" in live_vs_final:
+            labels = live_vs_final["speaker_labels"]
+            report["speaker_labels"] = {k: labels[k] for k in (
+                "changed", "speaker_changes_applied", "kept_live", "reasons", "role_changes", "live_speakers",
+                "final_speakers", "bound")}
     stored, _ = InterviewReport.objects.update_or_create(interview=interview, defaults=defaults)
     return stored

@@ -58,6 +58,7 @@ class StartForm(forms.Form):
         coerce=int,
         initial=1,
     )
+    mode = forms.ChoiceField(choices=Interview.Mode.choices, initial=Interview.Mode.INTERVIEW, required=False)
     consent = forms.BooleanField(
         required=True,
         error_messages={"required": "The candidate must agree to recording and analysis before the interview starts."},
@@ -83,7 +84,7 @@ def _question_sets(request: HttpRequest) -> list[dict[str, Any]]:
 @console_access(PERM_RUN_INTERVIEWS)
 def start(request: HttpRequest) -> HttpResponse:
     """``/``: choose language, question set, candidate, channels; consent is required to go on."""
-    form = StartForm(initial={"language": "auto", "channels": 1}, user=request.user)
+    form = StartForm(initial={"language": "auto", "channels": 1, "mode": Interview.Mode.INTERVIEW}, user=request.user)
     return render(request, "console/start.html", {"form": form, "question_sets": _question_sets(request)})
 
 
@@ -104,6 +105,9 @@ def live(request: HttpRequest) -> HttpResponse:
                       status=status)  # fmt: skip
     data = form.cleaned_data
     question_set: QuestionSet | None = data["question_set"]
+    practice = data.get("mode") == Interview.Mode.PRACTICE
+    if practice:
+        data["channels"] = 1  # one person rehearsing: one microphone
     config = {
         "ws_path": "/ws/interviews/",
         "params": {
@@ -112,6 +116,7 @@ def live(request: HttpRequest) -> HttpResponse:
             "channels": str(data["channels"]),
             "consent": "1",
             "question_set": question_set.slug if question_set else "",
+            "mode": Interview.Mode.PRACTICE if practice else Interview.Mode.INTERVIEW,
         },
         # sent in a session_info message after the first connection_ack: a name never goes in a URL
         "candidate": data["candidate"],
@@ -129,7 +134,7 @@ def live(request: HttpRequest) -> HttpResponse:
         request,
         "console/live.html",
         {"config": config, "candidate": data["candidate"], "channels": data["channels"],
-         "language": data["language"], "question_set": question_set},
+         "language": data["language"], "question_set": question_set, "practice": practice},
     )
 
 

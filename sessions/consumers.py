@@ -234,6 +234,9 @@ class InterviewConsumer(AsyncWebsocketConsumer):
     async def interview_score_update(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])
 
+    async def interview_role_correction(self, message: dict[str, Any]) -> None:
+        await self.send_json(message["event"])
+
     async def interview_error_message(self, message: dict[str, Any]) -> None:
         await self.send_json(message["event"])
 

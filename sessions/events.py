@@ -113,6 +113,22 @@ class EvaluationStatus(TypedDict):
     transcribed_s: float
 
 
+class SpeakerRole(TypedDict):
+    speaker: str
+    previous_role: str
+    role: str
+    role_confidence: float
+    reason: str
+
+
+class RoleCorrection(TypedDict):
+    """Earlier segments of these speakers now have another role (docs/protocol.md)."""
+
+    type: Literal["role_correction"]
+    speakers: list[SpeakerRole]
+    segment_ids: list[int]
+
+
 class ErrorMessage(TypedDict):
     type: Literal["error_message"]
     code: str
@@ -122,7 +138,7 @@ class ErrorMessage(TypedDict):
 
 
 Event = (AudioProcessed | FinalProgress | SessionComplete | RealTimeFeedback | ScoreUpdate | EvaluationStatus
-         | ErrorMessage | Queued)
+         | RoleCorrection | ErrorMessage | Queued)
 
 
 # --- builders: the one place each event's shape is written ----------------------------------------------------
@@ -210,6 +226,10 @@ def evaluation_status(*, scope: str, audio_s: float, segments: int, words: int,
                       transcribed_s: float) -> EvaluationStatus:
     return {"type": "evaluation_status", "scope": scope, "audio_s": round(audio_s, 2), "segments": segments,
             "words": words, "transcribed_s": transcribed_s}
+
+
+def role_correction(*, speakers: list[SpeakerRole], segment_ids: list[int]) -> RoleCorrection:
+    return {"type": "role_correction", "speakers": speakers, "segment_ids": sorted(segment_ids)}
 
 
 def error_message(*, code: str, message: str, fatal: bool, seq: int | None = None) -> ErrorMessage:

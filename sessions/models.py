@@ -46,9 +46,25 @@ class Interview(models.Model):
     )
     consent = models.BooleanField(default=False, help_text="The candidate agreed to recording and analysis")
     analysis_affect = models.BooleanField(default=True, help_text="Affect (emotion) analysis on for this interview")
+    class Mode(models.TextChoices):
+        INTERVIEW = "interview", "Interview"
+        PRACTICE = "practice", "Practice (candidate alone)"
+
+    mode = models.CharField(
+        max_length=16, choices=Mode.choices, default=Mode.INTERVIEW,
+        help_text="practice: a candidate rehearsing alone; every voice is the candidate",
+    )
+    num_speakers = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="How many people speak, when the client said so (bounds diarization)"
+    )
     final_segments = models.JSONField(
         default=list, blank=True, help_text="Transcript of the final pass (re-transcribed, re-diarized)"
     )
+    voice_baseline = models.JSONField(
+        null=True, blank=True,
+        help_text="The candidate's usual voice (pitch, level, spectral tilt, rate; seconds of speech behind it) "
+                  "that affect is measured against: running during the interview, all answers after the final pass",
+    )  # fmt: skip
     custom_terms = models.JSONField(
         default=list, blank=True, help_text="Domain words of this interview, passed to the recogniser as hotwords"
     )

@@ -20,6 +20,8 @@ ACCEPTED_SAMPLE_RATES = (8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 
 """The rates devices and browsers use. Each shares a large factor with 16 kHz, so resampling stays a short
 polyphase filter; an arbitrary rate (say 47 999 Hz) would cost ~200x more CPU per second of audio."""
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = ACCEPTED_SAMPLE_RATES[0], ACCEPTED_SAMPLE_RATES[-1]
+MODES = ("interview", "practice")
+MAX_SPEAKERS = 6
 MIN_CHUNK_MS = 20
 ENCODINGS = ("pcm_s16le", "opus")
 OPUS_SAMPLE_RATE = 48000
@@ -88,6 +90,8 @@ class ConnectParams:
     encoding: str = "pcm_s16le"
     terms: tuple[str, ...] = ()
     queue: bool = False  # wait for a live slot instead of being refused with server_busy
+    mode: str = "interview"  # "practice": a candidate rehearsing alone, every voice is the candidate
+    num_speakers: int | None = None  # how many people speak, when the client knows (bounds diarization)
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,19 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
             fatal=True,
         )
     affect = query.get("analysis_affect")
+    mode = query.get("mode", "interview") or "interview"
+    if mode not in MODES:
+        raise ProtocolError(ErrorCode.BAD_PARAMETERS, f"mode must be one of {', '.join(MODES)}", fatal=True)
+    num_speakers = None
+    if query.get("num_speakers"):
+        try:
+            num_speakers = int(query["num_speakers"])
+        except ValueError:
+            num_speakers = 0
+        if not 1 <= num_speakers <= MAX_SPEAKERS:
+            raise ProtocolError(ErrorCode.BAD_PARAMETERS, f"num_speakers must be 1-{MAX_SPEAKERS}", fatal=True)
+    if mode == "practice":
+        num_speakers = 1
     return ConnectParams(
         language=language,
         sample_rate=sample_rate,
@@ -177,6 +194,8 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         encoding=encoding,
         terms=tuple(t.strip()[:40] for t in (query.get("terms") or "").split(",") if t.strip())[:40],
         queue=_bool(query.get("queue", "0")),
+        mode=mode,
+        num_speakers=num_speakers,
     )
 
 

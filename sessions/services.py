@@ -47,6 +47,8 @@ def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
         consent=params.consent,
         custom_terms=list(params.terms),
         analysis_affect=settings.ANALYSIS_AFFECT if params.analysis_affect is None else params.analysis_affect,
+        mode=params.mode,
+        num_speakers=params.num_speakers,
     )
 
 
@@ -64,8 +66,9 @@ def _domain_terms(interview: Interview) -> list[str]:
 
 async def interview_start(*, params: ConnectParams, owner_id: int | None) -> SessionMeta:
     interview = await database_sync_to_async(_create_interview)(params, owner_id)
-    options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set,
-               "encoding": params.encoding, "terms": await database_sync_to_async(_domain_terms)(interview)}
+    options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set, "mode": params.mode,
+               "num_speakers": params.num_speakers, "encoding": params.encoding,
+               "terms": await database_sync_to_async(_domain_terms)(interview)}
     meta = SessionMeta(
         session_id=str(interview.id),
         language=params.language,

@@ -20,6 +20,7 @@ from analysis.answers.llm import LlmConfig, LlmJudgement, llm_judge
 from analysis.answers.prosody import SAMPLE_RATE, VocalFeatures, vocal_features
 from analysis.answers.text import normalize_language
 from analysis.answers.timeline import AnswerSpan, build_timeline
+from analysis.answers.voice_baseline import PRIOR_NOTE, baseline_after, rescore_session_affect, syllables_per_s
 
 __all__ = [
     "AffectResult",
@@ -34,8 +35,10 @@ __all__ = [
     "VocalFeatures",
     "affect_enabled_from_env",
     "analyze_answer",
+    "baseline_after",
     "build_timeline",
     "live_delivery",
+    "rescore_session_affect",
 ]
 
 
@@ -94,7 +97,8 @@ def analyze_answer(
     ``audio`` is 16 kHz mono float32 whose first sample is at ``audio_start`` session seconds (the whole
     session or just the answer's stretch). ``affect=False`` skips affect entirely (result ``None``).
     ``llm=None`` skips the LLM; a config without a key adds a note instead. ``baseline`` is the
-    candidate's usual voice (see :class:`VocalBaseline`); without it arousal is a weak guess.
+    candidate's usual voice so far (see :class:`VocalBaseline` and ``voice_baseline.baseline_after``);
+    without it arousal is measured against population values and says so (``baseline_kind="prior"``).
     """
     lang = normalize_language(language)
     notes: list[str] = []
@@ -116,9 +120,10 @@ def analyze_answer(
     affect_result: AffectResult | None = None
     if affect:
         base = VocalBaseline.from_dict(baseline) if isinstance(baseline, Mapping) else baseline
-        affect_result = affect_from(text, language=lang, features=vocal, baseline=base)
+        affect_result = affect_from(text, language=lang, features=vocal, baseline=base,
+                                    syllables_per_s=syllables_per_s(delivery.to_dict()))
         if not affect_result.baseline_used:
-            notes.append("affect: no speaker baseline yet; arousal confidence reduced")
+            notes.append(PRIOR_NOTE)
 
     judgement: LlmJudgement | None = None
     if llm is not None:

@@ -34,6 +34,10 @@ class VocalFeatures:
     pitch_range_semitones: float | None
     voiced_ratio: float
     speech_s: float
+    # Spectral balance (eGeMAPS "alpha ratio"): energy 1-5 kHz over 50 Hz-1 kHz in dB, over voiced speech
+    # frames. Higher (flatter spectrum) with more vocal effort; depends on voice and microphone, so it is
+    # only meaningful against the same speaker's baseline.
+    alpha_ratio_db: float | None = None
 
     def to_dict(self) -> dict[str, float | None]:
         return asdict(self)
@@ -140,6 +144,24 @@ def _stable(f0: np.ndarray) -> np.ndarray:
     return ~np.isnan(semis) & (np.abs(semis - local) < 2.0)
 
 
+def alpha_ratio_db(audio: np.ndarray, frames: np.ndarray, *, sample_rate: int = SAMPLE_RATE) -> float | None:
+    """Energy 1-5 kHz over 50 Hz-1 kHz (dB) pooled over the selected 25 ms frames (``frames``: bool per 10 ms hop)."""
+    frame = int(_FRAME_S * sample_rate)
+    hop = int(_HOP_S * sample_rate)
+    windows = _frames(np.asarray(audio, dtype=np.float64), frame, hop)
+    n = min(windows.shape[0], frames.size)
+    picked = windows[:n][frames[:n]]
+    if picked.shape[0] < 10:
+        return None
+    power = np.abs(np.fft.rfft(picked * np.hanning(frame), axis=1)) ** 2
+    freqs = np.fft.rfftfreq(frame, 1.0 / sample_rate)
+    low = float(power[:, (freqs >= 50) & (freqs < 1000)].sum())
+    high = float(power[:, (freqs >= 1000) & (freqs < min(5000, sample_rate / 2))].sum())
+    if low <= 0 or high <= 0:
+        return None
+    return 10.0 * float(np.log10(high / low))
+
+
 def vocal_features(audio: np.ndarray | None, *, sample_rate: int = SAMPLE_RATE) -> VocalFeatures:
     """Loudness (dB mean/std over speech frames) and pitch (median Hz, spread in semitones) of a clip."""
     if audio is None or np.asarray(audio).size < int(0.2 * sample_rate):
@@ -168,4 +190,5 @@ def vocal_features(audio: np.ndarray | None, *, sample_rate: int = SAMPLE_RATE) 
         pitch_range_semitones=float(np.percentile(semis, 95) - np.percentile(semis, 5)),
         voiced_ratio=voiced_ratio,
         speech_s=speech_s,
+        alpha_ratio_db=alpha_ratio_db(audio, keep, sample_rate=sample_rate),
     )

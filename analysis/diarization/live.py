@@ -47,13 +47,30 @@ LONE_WINDOW_SIMILARITY = 0.6  # ... unless it is far from every known voice (a s
 # closest pair of different people measured in the shared data (0.62, AMI) and well below one voice
 # split in two (>= 0.737); see clustering.MERGE_SIMILARITY.
 THIRD_VOICE_SIMILARITY = 0.6
-FRESH_MARGIN = 0.12  # fresh clusters this much closer to each other than to any known voice are one voice
+# A voice heard for one window only (a short "Hello, nice to meet you" before the first question) has
+# no reliable average yet: a single window of a voice is 0.70 from the same voice's next sentence on the
+# shared data, below MERGE_SIMILARITY, while a different person stays below 0.6 (mock interviews 0.44-0.56).
+FEW_WINDOWS = 2
+FEW_WINDOWS_SIMILARITY = 0.65
+FRESH_MARGIN = 0.12
+# Two live voices whose buffered windows have become as close as one voice's (average linkage ≥
+# MERGE_SIMILARITY, each with this many windows) are one voice: acted emotions of one speaker (a sad answer
+# after neutral ones) can first look like a second person. On the shared data one voice in four moods
+# split in two reaches 0.73; different people stay ≤ 0.68.
+MERGE_MIN_WINDOWS = 4  # fresh clusters this much closer to each other than to any known voice are one voice
 LIVE_HOP_S = 1.0  # half-overlapping windows: 25% fewer LSTM passes than 0.75 s for the same labels
 MIN_RUN_S = 0.8  # a speaker change inside a segment must last this long to split the segment
-HINT_TOLERANCE_S = 1.0
+HINT_TOLERANCE_S = 1.0  # a "who speaks now" note belongs to a segment this close to it
+# A question click belongs to the voice that starts speaking next: the first segment starting no earlier
+# than this before the click (an interviewer may start a breath before clicking). A voice that was already
+# speaking (a candidate finishing an answer) gets nothing from the click.
+QUESTION_LEAD_S = 0.5
 CHANNEL_SPEAKERS = ("S1", "S2")  # channel 0 = interviewer microphone, channel 1 = candidate
 CHANNEL_ROLES = (INTERVIEWER, CANDIDATE)
 CHANNEL_CONFIDENCE = 0.99
+# Practice mode: a candidate rehearsing alone. Every voice is the candidate; nothing is clustered.
+PRACTICE_SPEAKER = "S1"
+PRACTICE_DECISION = RoleDecision(CANDIDATE, 0.99)
 
 
 @dataclass
@@ -89,6 +106,39 @@ class LabeledSegment:
             role=decision.role,
             role_confidence=round(float(decision.confidence), 3),
         )
+
+
+@dataclass(frozen=True)
+class RoleCorrection:
+    """Every segment of ``speaker`` emitted so far with ``previous`` should now read ``role``."""
+
+    speaker: str
+    previous: str
+    role: str
+    confidence: float
+    reason: str
+    merged_into: str | None = None  # the voice was found to be this (earlier) voice: its segments take that name
+
+    def to_dict(self) -> dict:
+        out = {"speaker": self.speaker, "previous_role": self.previous, "role": self.role,
+               "role_confidence": round(float(self.confidence), 3), "reason": self.reason}
+        if self.merged_into:
+            out["merged_into"] = self.merged_into
+        return out
+
+
+def apply_corrections(
+    segments: list[LabeledSegment], corrections: list[RoleCorrection]
+) -> list[LabeledSegment]:
+    """``segments`` with the speakers and roles that ``corrections`` (applied in the order found) gave them."""
+    out = []
+    for seg in segments:
+        speaker, role, conf = seg.speaker, seg.role, seg.role_confidence
+        for c in corrections:
+            if c.speaker == speaker:
+                speaker, role, conf = c.merged_into or speaker, c.role, round(float(c.confidence), 3)
+        out.append(LabeledSegment(seg.start, seg.end, seg.text, seg.words, speaker, role, conf))
+    return out
 
 
 def split_words(
@@ -180,9 +230,10 @@ def _decode(text: str, dim: int) -> np.ndarray:
 class LiveDiarizer:
     """Per-session online diarizer; all memory lives in ``to_state()`` so any worker can continue it."""
 
-    def __init__(self, state: dict | None = None, *, channels: int = 1) -> None:
+    def __init__(self, state: dict | None = None, *, channels: int = 1, practice: bool = False) -> None:
         state = state or {}
         self.channels = int(state.get("channels", channels))
+        self.practice = bool(state.get("practice", practice))
         self.dim = int(state.get("dim", 0))
         self.next_id = int(state.get("next_id", 1))
         self.first_speaker: str | None = state.get("first_speaker")
@@ -199,11 +250,17 @@ class LiveDiarizer:
         }
         self.recent: list[tuple[float, float, str]] = [tuple(r) for r in state.get("recent", [])]  # type: ignore[misc]
         self.pending: list[Hint] = [Hint.coerce(h) for h in state.get("pending_hints", [])]
+        # the role each voice's segments were last emitted (or corrected) with, and how often that changed
+        self.emitted_roles: dict[str, str] = dict(state.get("emitted_roles", {}))
+        self.roles_version = int(state.get("roles_version", 0))
+        self.corrections: list[RoleCorrection] = []  # found by the last label() call; not part of the state
+        self.merges: list[tuple[str, str, str]] = []  # (voice, merged into, its emitted role), this call only
 
     def to_state(self) -> dict:
         return {
             "version": STATE_VERSION,
             "channels": self.channels,
+            "practice": self.practice,
             "dim": self.dim,
             "next_id": self.next_id,
             "first_speaker": self.first_speaker,
@@ -219,12 +276,19 @@ class LiveDiarizer:
             "pending_hints": [
                 {"at": h.at, "speaker": h.speaker, "kind": h.kind, "text": h.text} for h in self.pending
             ],
+            "emitted_roles": dict(self.emitted_roles),
+            "roles_version": self.roles_version,
         }
 
     # ----------------------------------------------------------------- hints and roles
 
     def hint(self, *, at: float, speaker: str | None = None, kind: str = "note", text: str = "") -> None:
-        """Record a client note; applied now if a labelled segment covers ``at``, else when one does."""
+        """Record a client note; applied now if a labelled segment places it, else when one does.
+
+        A ``kind="question"`` note (the console's "ask" button) is evidence for the voice that speaks next;
+        its ``speaker`` names the asker, not who is speaking at the click, so it is not a speaker hint. Other
+        notes with a ``speaker`` say who is speaking now (±``HINT_TOLERANCE_S``).
+        """
         if speaker not in (None, INTERVIEWER, CANDIDATE):
             raise ValueError(f"hint speaker must be 'interviewer', 'candidate' or None, not {speaker!r}")
         h = Hint(at=float(at), speaker=speaker, kind=kind, text=text)
@@ -241,7 +305,17 @@ class LiveDiarizer:
                 best, dist = spk, d
         return best
 
+    def _speaker_after(self, at: float) -> str | None:
+        after = [(s, spk) for s, _e, spk in self.recent if s >= at - QUESTION_LEAD_S]
+        return min(after)[1] if after else None
+
     def _apply_hint(self, h: Hint) -> bool:
+        if h.kind == "question":
+            spk = self._speaker_after(h.at)
+            if spk is None:
+                return False
+            self.evidence.setdefault(spk, RoleEvidence()).question_hints += 1
+            return True
         spk = self._speaker_near(h.at)
         if spk is None:
             return False
@@ -250,8 +324,6 @@ class LiveDiarizer:
             ev.speaker_hints += 1
         elif h.speaker == CANDIDATE:
             ev.speaker_hints -= 1
-        if h.kind == "question":
-            ev.question_hints += 1
         return True
 
     def _flush_hints(self) -> None:
@@ -260,14 +332,46 @@ class LiveDiarizer:
         for h in self.pending:
             if self._apply_hint(h):
                 continue
-            if h.at > horizon - 5.0:  # may still be covered by a segment still being transcribed
+            # a question waits for the next voice; a speaker note may still be covered by a segment being
+            # transcribed
+            if h.kind == "question" or h.at > horizon - 5.0:
                 keep.append(h)
         self.pending = keep[-MAX_PENDING_HINTS:]
 
+    def _incumbent(self) -> str | None:
+        current = [s for s, r in self.emitted_roles.items() if r == INTERVIEWER and s in self.evidence]
+        return max(current, key=lambda s: self.evidence[s].log_odds()) if current else None
+
     def roles(self) -> dict[str, RoleDecision]:
+        if self.practice:
+            return {PRACTICE_SPEAKER: PRACTICE_DECISION}
         if self.channels == 2:
             return {spk: RoleDecision(r, CHANNEL_CONFIDENCE) for spk, r in zip(CHANNEL_SPEAKERS, CHANNEL_ROLES)}
-        return assign_roles(self.evidence)
+        return assign_roles(self.evidence, incumbent=self._incumbent())
+
+    def _note_corrections(self, roles: dict[str, RoleDecision], reason: str) -> None:
+        """Voices whose earlier segments now have the wrong role: remember them for the caller."""
+        changed = [
+            RoleCorrection(spk, old, roles[spk].role, roles[spk].confidence, reason)
+            for spk, old in sorted(self.emitted_roles.items())
+            if spk in roles and roles[spk].role != old
+        ]
+        for gone, keep, old in self.merges:
+            decision = roles.get(keep, RoleDecision("unknown", 0.5))
+            changed.append(RoleCorrection(gone, old, decision.role, decision.confidence,
+                                          f"same voice as {keep}", merged_into=keep))
+        self.merges = []
+        if changed:
+            self.roles_version += 1
+            self.corrections.extend(changed)
+            for c in changed:
+                if not c.merged_into:
+                    self.emitted_roles[c.speaker] = c.role
+
+    def take_corrections(self) -> list[RoleCorrection]:
+        """Role changes found since the last call, to apply to already emitted segments."""
+        out, self.corrections = self.corrections, []
+        return out
 
     # ----------------------------------------------------------------- labelling
 
@@ -282,6 +386,8 @@ class LiveDiarizer:
         segs = sorted(segments, key=lambda s: (s.start, s.end))
         if not segs:
             return []
+        if self.practice:
+            return self._finish([(SegmentIn(s.start, s.end, s.text, list(s.words)), PRACTICE_SPEAKER) for s in segs])
         if channel_audio is not None and channel_audio.ndim == 2 and channel_audio.shape[1] == 2:
             self.channels = 2
             pieces = self._label_by_channel(segs, channel_audio, audio_start)
@@ -289,7 +395,59 @@ class LiveDiarizer:
             raise ValueError("a 2-channel session needs channel_audio of shape (n, 2) on every label() call")
         else:
             pieces = self._label_by_voice(segs, np.asarray(audio, dtype=np.float32), audio_start)
+            merged = self._merge_same_voices()
+            if merged:
+                pieces = [(p, merged.get(spk, spk) if spk else spk) for p, spk in pieces]
         return self._finish(pieces)
+
+    def _merge_same_voices(self) -> dict[str, str]:
+        """Fold a later voice into an earlier one when their buffered windows turn out to be one voice."""
+        merged: dict[str, str] = {}
+        while True:
+            known = sorted(set(self.buf_labels), key=lambda lab: (len(lab), lab))
+            if len(known) < 2:
+                return merged
+            vecs = self.buf_vecs / np.maximum(np.linalg.norm(self.buf_vecs, axis=1, keepdims=True), 1e-9)
+            labels = np.asarray(self.buf_labels, dtype=object)
+            best: tuple[float, str, str] | None = None
+            for i, a in enumerate(known):
+                for b in known[i + 1 :]:
+                    va, vb = vecs[labels == a], vecs[labels == b]
+                    if len(va) < MERGE_MIN_WINDOWS or len(vb) < MERGE_MIN_WINDOWS:
+                        continue
+                    sim = float((va @ vb.T).mean())
+                    if sim >= MERGE_SIMILARITY and (best is None or sim > best[0]):
+                        best = (sim, a, b)
+            if best is None:
+                return merged
+            _, keep, gone = best
+            self._absorb(gone, keep)
+            merged = {k: (keep if v == gone else v) for k, v in merged.items()}
+            merged[gone] = keep
+
+    def _absorb(self, gone: str, keep: str) -> None:
+        self.buf_labels = [keep if lab == gone else lab for lab in self.buf_labels]
+        if gone in self.centroids:
+            v2, n2 = self.centroids.pop(gone)
+            v1, n1 = self.centroids.get(keep, (np.zeros(self.dim, np.float32), 0.0))
+            v = v1 * n1 + v2 * n2
+            self.centroids[keep] = ((v / max(float(np.linalg.norm(v)), 1e-9)).astype(np.float32),
+                                    min(n1 + n2, CENTROID_MAX_WEIGHT))
+        if gone in self.evidence:
+            g = self.evidence.pop(gone)
+            k = self.evidence.setdefault(keep, RoleEvidence())
+            k.speaker_hints += g.speaker_hints
+            k.question_hints += g.question_hints
+            k.question_text += g.question_text
+            k.speech_s += g.speech_s
+            k.first = k.first or g.first
+        self.recent = [(s, e, keep if spk == gone else spk) for s, e, spk in self.recent]
+        if self.last_speaker == gone:
+            self.last_speaker = keep
+        if self.first_speaker == gone:
+            self.first_speaker = keep
+        if gone in self.emitted_roles:
+            self.merges.append((gone, keep, self.emitted_roles.pop(gone)))
 
     def _label_by_channel(
         self, segs: list[SegmentIn], channel_audio: np.ndarray, audio_start: float
@@ -404,6 +562,12 @@ class LiveDiarizer:
             if returning is not None:
                 mapping[c] = returning
             elif best is not None and sims[best] >= MERGE_SIMILARITY:
+                mapping[c] = best
+            elif (
+                best is not None
+                and self.buf_labels.count(best) < FEW_WINDOWS
+                and sims[best] >= FEW_WINDOWS_SIMILARITY
+            ):
                 mapping[c] = best
             elif n_new >= MIN_NEW_SPEAKER_WINDOWS or best is None or sims[best] < LONE_WINDOW_SIMILARITY:
                 mapping[c] = self._new_label()
@@ -545,8 +709,11 @@ class LiveDiarizer:
             self.recent = (self.recent + [(piece.start, piece.end, speaker)])[-MAX_RECENT_SEGMENTS:]
         self._flush_hints()
         roles = self.roles()
+        self._note_corrections(roles, "evidence")
         out: list[LabeledSegment] = []
         for piece, spk in pieces:
             speaker = spk or self.last_speaker or "S1"
-            out.append(LabeledSegment.of(piece, speaker, roles.get(speaker, RoleDecision("unknown", 0.5))))
+            decision = roles.get(speaker, RoleDecision("unknown", 0.5))
+            out.append(LabeledSegment.of(piece, speaker, decision))
+            self.emitted_roles[speaker] = decision.role
         return out

@@ -16,7 +16,7 @@ from scipy.signal import resample_poly
 
 from analysis.diarization.clustering import spectral_cluster
 from analysis.diarization.embeddings import SAMPLE_RATE, embed_windows, sliding_windows, speech_regions
-from analysis.diarization.live import LabeledSegment, SegmentIn, channel_turns, split_words
+from analysis.diarization.live import QUESTION_LEAD_S, LabeledSegment, SegmentIn, channel_turns, split_words
 from analysis.diarization.roles import (
     Hint,
     RoleDecision,
@@ -77,8 +77,13 @@ def _merge_turns(turns: list[Turn]) -> list[Turn]:
     return out
 
 
-def diarize_recording(audio: np.ndarray, sr: int = SAMPLE_RATE, *, num_speakers: int | None = None) -> list[Turn]:
+def diarize_recording(
+    audio: np.ndarray, sr: int = SAMPLE_RATE, *, num_speakers: int | None = None, max_speakers: int | None = None
+) -> list[Turn]:
     """Speaker turns for a whole recording (speakers "S1", "S2", ... by first appearance).
+
+    ``max_speakers`` bounds the estimated number of voices (what the live session heard); clusters closer
+    than a voice (clustering.MERGE_SIMILARITY) are merged whenever ``num_speakers`` is not given.
 
     Audio of shape (n, 2) is treated as one speaker per channel (channel 0 = S1, the interviewer's
     microphone): speakers are then separated by per-channel VAD, never by clustering.
@@ -95,7 +100,10 @@ def diarize_recording(audio: np.ndarray, sr: int = SAMPLE_RATE, *, num_speakers:
     emb = embed_windows(wave, windows)
     if len(emb) == 0:
         return []
-    labels = spectral_cluster(emb.vectors, num_speakers=num_speakers).labels
+    if max_speakers is not None and max_speakers <= 1 and not num_speakers:
+        num_speakers = 1
+    k_max = max(2, min(6, max_speakers)) if max_speakers else 6
+    labels = spectral_cluster(emb.vectors, num_speakers=num_speakers, k_max=k_max).labels
     centers = emb.centers
     if REFINE_WINDOW_S:
         # Turns shorter than a clustering window ("Hello?" - "Neither did I.") are placed by short
@@ -154,6 +162,11 @@ def assign_turn_roles(
         evidence[ordered[0].speaker].first = True
     for raw in hints:
         h = Hint.coerce(raw)
+        if h.kind == "question":  # evidence for the voice that speaks next (see live.QUESTION_LEAD_S)
+            nxt = next((t.speaker for t in ordered if t.start >= h.at - QUESTION_LEAD_S), None)
+            if nxt is not None:
+                evidence[nxt].question_hints += 1
+            continue
         spk = _speaker_at(ordered, h.at)
         if spk is None:
             continue
@@ -161,8 +174,6 @@ def assign_turn_roles(
             evidence[spk].speaker_hints += 1
         elif h.speaker == "candidate":
             evidence[spk].speaker_hints -= 1
-        if h.kind == "question":
-            evidence[spk].question_hints += 1
     for seg in segments:
         spk = _speaker_at(ordered, (seg.start + seg.end) / 2)
         if spk is not None:
@@ -170,7 +181,7 @@ def assign_turn_roles(
     return assign_roles(evidence)
 
 
-def _map_speakers(segments: Sequence[SegmentIn | LabeledSegment], turns: list[Turn]) -> dict[str, str]:
+def map_speakers(segments: Sequence[SegmentIn | LabeledSegment], turns: list[Turn]) -> dict[str, str]:
     """Offline speaker -> live label by maximum overlap (Hungarian); unmatched ones get fresh labels."""
     live = sorted({s.speaker for s in segments if isinstance(s, LabeledSegment) and s.speaker})
     offline = sorted({t.speaker for t in turns})
@@ -210,7 +221,7 @@ def relabel(
     is of input segments whose speaker or role differs in any output piece; an unlabelled ``SegmentIn``
     always counts as changed.
     """
-    mapping = _map_speakers(segments, turns)
+    mapping = map_speakers(segments, turns)
     mapped = sorted((Turn(t.start, t.end, mapping[t.speaker]) for t in turns), key=lambda t: t.start)
     roles = assign_turn_roles(mapped, hints=hints, segments=segments)
     out: list[LabeledSegment] = []

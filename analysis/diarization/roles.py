@@ -18,10 +18,16 @@ UNKNOWN = "unknown"
 
 # Log-odds weights (interviewer vs. not), strongest evidence first.
 W_SPEAKER_HINT = 4.0  # a client note naming who speaks now
-W_QUESTION_HINT = 1.5  # a client note "question now": the interviewer is asking
+W_QUESTION_HINT = 1.5  # a "question" click: the voice that speaks next is asking
+MAX_QUESTION_HINTS = 3.0  # clicks are votes: several agreeing ones count, up to this many
 W_FIRST_SPEAKER = 1.5  # the interviewer opens an interview
 W_QUESTION_TEXT = 0.6  # a transcript segment that reads as a question
 MAX_TEXT_EVIDENCE = 3.0  # many questions still never outweigh a speaker hint
+LONE_VOICE_QUESTIONS = 2  # a lone voice that followed this many question clicks is answering them
+# The interviewer decided so far keeps the role unless a challenger leads by more than this: one more
+# click or question-like sentence (W_QUESTION_HINT) for the other voice is not enough to swap roles, the
+# session's accumulated evidence is.
+INCUMBENT_MARGIN = 1.6
 
 # Cues are anchored where questions put them, because answers use the same words elsewhere ("when I was
 # at Kakao, I learned how to ...", "왜냐하면 ..."): English questions start with the cue, Korean questions
@@ -77,7 +83,7 @@ class RoleEvidence:
     """What is known about one speaker; plain numbers so the live state can store it as JSON."""
 
     speaker_hints: float = 0.0  # +1 per "interviewer" hint, -1 per "candidate" hint
-    question_hints: float = 0.0
+    question_hints: float = 0.0  # question clicks after which this voice spoke next
     question_text: float = 0.0
     speech_s: float = 0.0
     first: bool = False
@@ -85,7 +91,7 @@ class RoleEvidence:
     def log_odds(self) -> float:
         """Log-odds that this speaker is the interviewer."""
         score = W_SPEAKER_HINT * max(-2.0, min(2.0, self.speaker_hints))
-        score += W_QUESTION_HINT * min(2.0, self.question_hints)
+        score += W_QUESTION_HINT * min(MAX_QUESTION_HINTS, self.question_hints)
         score += min(MAX_TEXT_EVIDENCE, W_QUESTION_TEXT * self.question_text)
         if self.first:
             score += W_FIRST_SPEAKER
@@ -123,8 +129,11 @@ class _Ranked:
     evidence: RoleEvidence = field(repr=False)
 
 
-def assign_roles(evidence: dict[str, RoleEvidence]) -> dict[str, RoleDecision]:
+def assign_roles(evidence: dict[str, RoleEvidence], *, incumbent: str | None = None) -> dict[str, RoleDecision]:
     """One interviewer (highest log-odds), the main other voice is the candidate.
+
+    ``incumbent`` is the voice that is the interviewer so far (live): it keeps the role unless another
+    voice leads it by more than ``INCUMBENT_MARGIN``, so one stray hint cannot flip the session's roles.
 
     A speaker whose own hints say interviewer is an interviewer even if another speaker scores higher
     (panel interviews). A minor extra voice with no hint and no more speech than the candidate is
@@ -134,13 +143,21 @@ def assign_roles(evidence: dict[str, RoleEvidence]) -> dict[str, RoleDecision]:
     """
     if not evidence:
         return {}
+    def rank_score(r: _Ranked) -> float:
+        return r.score + (INCUMBENT_MARGIN if r.speaker == incumbent else 0.0)
+
     ranked = sorted(
         (_Ranked(s, e.log_odds(), e.speech_s, e) for s, e in evidence.items()),
-        key=lambda r: (-r.score, -r.speech_s, r.speaker),
+        key=lambda r: (-rank_score(r), -r.speech_s, r.speaker),
     )
     top = ranked[0]
     decisions: dict[str, RoleDecision] = {}
     if len(ranked) == 1:
+        ev = top.evidence
+        if ev.speaker_hints <= 0 and ev.question_hints >= LONE_VOICE_QUESTIONS:
+            # One voice that speaks after question after question, and nobody else: the questions are
+            # shown or typed and this voice answers them (the interviewer never speaks).
+            return {top.speaker: RoleDecision(CANDIDATE, _sigmoid(W_QUESTION_HINT * (ev.question_hints - 1)))}
         if top.score > 0:
             return {top.speaker: RoleDecision(INTERVIEWER, _sigmoid(top.score))}
         if top.score < 0:
@@ -148,7 +165,7 @@ def assign_roles(evidence: dict[str, RoleEvidence]) -> dict[str, RoleDecision]:
         return {top.speaker: RoleDecision(UNKNOWN, 0.5)}
     runner = ranked[1]
     margin = top.score - runner.score
-    if margin <= 0 and top.score <= 0:
+    if rank_score(top) - rank_score(runner) <= 0 and top.score <= 0:
         return {r.speaker: RoleDecision(UNKNOWN, 0.5) for r in ranked}
     decisions[top.speaker] = RoleDecision(INTERVIEWER, _sigmoid(max(margin, top.score)))
     others = ranked[1:]
@@ -157,7 +174,7 @@ def assign_roles(evidence: dict[str, RoleEvidence]) -> dict[str, RoleDecision]:
         if r.evidence.speaker_hints > 0:
             decisions[r.speaker] = RoleDecision(INTERVIEWER, _sigmoid(W_SPEAKER_HINT * r.evidence.speaker_hints))
         elif r is main_other or r.evidence.speaker_hints < 0:
-            decisions[r.speaker] = RoleDecision(CANDIDATE, _sigmoid(top.score - r.score))
+            decisions[r.speaker] = RoleDecision(CANDIDATE, _sigmoid(max(0.0, top.score - r.score)))
         else:
             decisions[r.speaker] = RoleDecision(UNKNOWN, 0.5)
     return decisions

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from analysis.diarization.embeddings import SAMPLE_RATE, speech_regions
-from analysis.diarization.live import LabeledSegment, LiveDiarizer, SegmentIn
+from analysis.diarization.live import LabeledSegment, LiveDiarizer, RoleCorrection, SegmentIn, apply_corrections
 from analysis.diarization.roles import Hint
 
 PSEUDO_WORD_S = 0.25
@@ -25,12 +25,18 @@ PSEUDO_WORD_S = 0.25
 
 @dataclass(frozen=True)
 class LiveRun:
-    segments: list[LabeledSegment]
+    segments: list[LabeledSegment]  # as first emitted
     label_cpu_s: float  # process CPU time spent inside label() (all threads)
     label_wall_s: float  # wall time spent inside label()
     max_call_wall_s: float
     calls: int
     max_state_bytes: int
+    corrections: tuple[RoleCorrection, ...] = ()
+
+    @property
+    def corrected(self) -> list[LabeledSegment]:
+        """The segments with every role correction applied: what the console shows at the end."""
+        return apply_corrections(list(self.segments), list(self.corrections))
 
 
 def vad_segments(audio: np.ndarray, *, max_segment_s: float = 10.0) -> list[SegmentIn]:
@@ -62,6 +68,7 @@ def simulate_live(
     state: dict | None = None
     channels = 2 if channel_audio is not None else 1
     labelled: list[LabeledSegment] = []
+    corrections: list[RoleCorrection] = []
     pending_hints = sorted(hints, key=lambda h: h.at)
     sent = 0
     cpu = 0.0
@@ -87,6 +94,7 @@ def simulate_live(
             ch = channel_audio[a:b] if channel_audio is not None else None
             started, started_wall = time.process_time(), time.perf_counter()
             labelled.extend(diarizer.label(batch, audio[a:b], a / SAMPLE_RATE, channel_audio=ch))
+            corrections.extend(diarizer.take_corrections())
             cpu += time.process_time() - started
             took = time.perf_counter() - started_wall
             wall += took
@@ -97,4 +105,4 @@ def simulate_live(
         state = json.loads(encoded)
         if t > duration + 10 * chunk_s:
             break
-    return LiveRun(labelled, cpu, wall, max_call, calls, max_state)
+    return LiveRun(labelled, cpu, wall, max_call, calls, max_state, tuple(corrections))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from analysis import services
+from analysis import role_corrections, services
 from analysis.pipeline.audio import audio_between
 from analysis.pipeline.runner import StageRun
 from analysis.pipeline.transcribe import chunk_overload
@@ -32,7 +32,9 @@ def work(run: StageRun) -> None:
     meta, session_id = run.meta, run.session_id
     results = state.load_results(session_id, run.first, run.last)
     memory = state.load_stage_state(session_id, STAGE)
-    new_segments = any(r["segments"] for r in results.values()) or bool(memory.pop("deferred", False))
+    roles_version = int(state.load_stage_state(session_id, "roles").get("version", 0))
+    reset = role_corrections.answers_reset(session_id=session_id, stage=memory, roles_version=roles_version)
+    new_segments = reset or any(r["segments"] for r in results.values()) or bool(memory.pop("deferred", False))
     now_s = meta.audio_s
     if not new_segments and now_s - float(memory.get("checked_at", 0.0)) < ANALYZE_EVERY_S and meta.status == "live":
         return

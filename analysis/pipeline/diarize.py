@@ -6,10 +6,12 @@ in the same transaction that advances the cursor.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from typing import Any
 
+from analysis import role_corrections
 from analysis.diarization.live import LabeledSegment, LiveDiarizer, SegmentIn
 from analysis.pipeline.audio import audio_between
 from analysis.pipeline.runner import StageRun
@@ -32,6 +34,13 @@ def segment_payload(piece: LabeledSegment, *, index: int, language: str) -> dict
     }
 
 
+def _options(meta: SessionMeta) -> dict[str, Any]:
+    try:
+        return json.loads(meta.options or "{}")
+    except json.JSONDecodeError:
+        return {}
+
+
 def _label(meta: SessionMeta, diarizer: LiveDiarizer, raw: list[dict[str, Any]]) -> list[LabeledSegment]:
     segs = [SegmentIn(start=s["start"], end=s["end"], text=s["text"], words=s["words"]) for s in raw]
     t0 = min(s.start for s in segs) - 0.1
@@ -47,7 +56,8 @@ def work(run: StageRun) -> None:
     meta, session_id = run.meta, run.session_id
     results = state.load_results(session_id, run.first, run.last)
     memory = state.load_stage_state(session_id, STAGE)
-    diarizer = LiveDiarizer(memory.get("diarizer"), channels=meta.channels)
+    practice = _options(meta).get("mode") == "practice"
+    diarizer = LiveDiarizer(memory.get("diarizer"), channels=meta.channels, practice=practice)
     next_index = int(memory.get("next_index", 0))
     for hint in state.take_hints(run.pipe, session_id):
         diarizer.hint(**hint)
@@ -66,8 +76,13 @@ def work(run: StageRun) -> None:
         next_index += len(out)
         services.segments_commit(session_id=session_id, seq=s, segments=out)
         results[s]["segments"] = out
+        corrections = diarizer.take_corrections()
+        if corrections:  # earlier segments of these voices now read differently: store and tell
+            event = role_corrections.roles_correct(session_id=session_id, corrections=corrections)
+            results[s].setdefault("events", []).append(event)  # type: ignore[typeddict-item]
         results[s]["timings_ms"]["diarize"] = round((time.perf_counter() - started) * 1000, 1)
     memory["diarizer"] = diarizer.to_state()
     memory["next_index"] = next_index
     state.queue_stage_state(run.pipe, session_id, STAGE, memory)
+    state.queue_stage_state(run.pipe, session_id, "roles", {"version": diarizer.roles_version})
     state.queue_results(run.pipe, session_id, results)

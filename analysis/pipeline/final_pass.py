@@ -20,9 +20,9 @@ from django.conf import settings
 from django.db import transaction
 
 from analysis import services
-from analysis.answers import build_timeline
+from analysis.answers import build_timeline, rescore_session_affect
 from analysis.diarization.live import LabeledSegment, SegmentIn
-from analysis.diarization.offline import diarize_recording, relabel
+from analysis.diarization.final_labels import FinalLabels, final_labels
 from analysis.models import AnswerAnalysis
 from analysis.pipeline.diarize import segment_payload
 from analysis.pipeline.worker_models import stt_config
@@ -65,6 +65,19 @@ def _words_changed(live: list[dict[str, Any]], final: list[dict[str, Any]], lang
     return {"metric": "wer", "value": round(jiwer.wer(final_text or "-", live_text or "-"), 4)}
 
 
+def final_speaker_labels(
+    interview: Interview, audio: np.ndarray, live: list[LabeledSegment], hints: list[dict[str, Any]]
+) -> FinalLabels:
+    """Final speakers and roles, never worse than live (analysis.diarization.final_labels).
+
+    A practice session has one person, the candidate: no re-clustering. Otherwise the number of voices is
+    bounded by the session's ``num_speakers`` hint when it has one.
+    """
+    if interview.mode == Interview.Mode.PRACTICE:
+        return final_labels(audio, live, hints=hints, practice=True)
+    return final_labels(audio, live, hints=hints, num_speakers=interview.num_speakers)
+
+
 def final_pass(session_id: str, *, on_progress: Callable[[str, float], None] | None = None,
                channel_roles: bool = False) -> None:
     """Re-transcribe, re-diarize, re-analyse and re-score the stored recording; store the final record.
@@ -105,41 +118,46 @@ def final_pass(session_id: str, *, on_progress: Callable[[str, float], None] | N
         interview.detected_language = language
         interview.save(update_fields=["detected_language"])
     progress("diarize", 0.5)
-    turns = diarize_recording(recording if recording.shape[1] == 2 else mono)
+    live_labelled = [LabeledSegment(s["start"], s["end"], s["text"], s["words"], s["speaker"], s["role"],
+                                    s["role_confidence"]) for s in live]
+    labels = final_speaker_labels(interview, recording if recording.shape[1] == 2 else mono, live_labelled, hints)
     if by_channel is not None:  # the channel says who speaks: channel 0 the interviewer, channel 1 the candidate
         labelled = [LabeledSegment(s.start, s.end, s.text, [w.__dict__ for w in s.words], f"S{ch + 1}",
                                    "interviewer" if ch == 0 else "candidate", 1.0) for s, ch in by_channel]
     else:
-        labelled, _ = relabel(
-            [SegmentIn(start=s.start, end=s.end, text=s.text, words=[w.__dict__ for w in s.words]) for s in transcript],
-            turns, hints,
+        labelled = labels.label(
+            [SegmentIn(start=s.start, end=s.end, text=s.text, words=[w.__dict__ for w in s.words]) for s in transcript]
         )
-    live_labelled = [LabeledSegment(s["start"], s["end"], s["text"], s["words"], s["speaker"], s["role"],
-                                    s["role_confidence"]) for s in live]
-    _relabelled, labels_changed = relabel(live_labelled, turns, hints) if live_labelled else ([], 0)
+    speaker_labels = labels.summary(live_labelled)
+    labels_changed = speaker_labels["changed"]
     final_segments = [segment_payload(seg, index=i, language=language) for i, seg in enumerate(labelled)]
 
     progress("analyze", 0.75)
     rubric = rubric_for(interview)
     _qs, pure_set = question_set_for(interview)
     spans = [s for s in build_timeline(final_segments, notes, now=float("inf")) if s.segments]
-    baseline: dict[str, Any] | None = None
+    # Affect is re-scored once every answer is measured: each against the candidate's other answers.
+    analyses = []
+    for span in spans:
+        a0, a1 = span.answer_start or 0.0, span.answer_end or 0.0
+        lo, hi = max(0, int((a0 - 0.2) * 16000)), int((a1 + 0.2) * 16000)
+        analyses.append(services.answer_analyse(
+            interview=interview, span=span, language=language, pure_set=pure_set, baseline=None,
+            affect=services.affect_on(interview), use_llm=True, audio=mono[lo:hi], audio_start=lo / 16000,
+        ))
+    session_baseline = rescore_session_affect(analyses)
     with transaction.atomic():
         AnswerAnalysis.objects.filter(interview=interview, is_final=True).delete()
-        for span in spans:
-            a0, a1 = span.answer_start or 0.0, span.answer_end or 0.0
-            lo, hi = max(0, int((a0 - 0.2) * 16000)), int((a1 + 0.2) * 16000)
-            analysis = services.answer_analyse(
-                interview=interview, span=span, language=language, pure_set=pure_set, baseline=baseline,
-                affect=services.affect_on(interview), use_llm=True, audio=mono[lo:hi], audio_start=lo / 16000,
-            )
+        for span, analysis in zip(spans, analyses):
             row = AnswerAnalysis.objects.create(
                 interview=interview, index=span.index, is_final=True, question_text=span.question_text,
                 start=analysis["start"], end=analysis["end"], answer_text=analysis["answer_text"], analysis=analysis,
             )
             scoring_services.answer_score(row=row, rubric=rubric)
+        if session_baseline is not None:
+            interview.voice_baseline = session_baseline
         interview.final_segments = final_segments
-        interview.save(update_fields=["final_segments"])
+        interview.save(update_fields=["final_segments", "voice_baseline"])
 
     live_total = scoring_services.session_score(interview, is_final=False)
     final_total = scoring_services.session_score(interview, is_final=True)
@@ -148,6 +166,7 @@ def final_pass(session_id: str, *, on_progress: Callable[[str, float], None] | N
     diff = {
         "words_changed": _words_changed(live, final_segments, language),
         "labels_changed": labels_changed,
+        "speaker_labels": speaker_labels,
         "live_segments": len(live),
         "final_segments": len(final_segments),
         "scores_moved": {

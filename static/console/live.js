@@ -8,6 +8,7 @@ import { CaptureError, pickDisplayAudio, startCapture } from "./capture.js";
 import { LiveConnection } from "./connection.js";
 import { OpusChunker, opusSupported } from "./opus-encoder.js";
 import { FeedbackView, ScoresView, TranscriptView, formatTime } from "./render.js";
+import { correctionMessage } from "./roles.js";
 
 const config = JSON.parse(document.getElementById("console-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -16,6 +17,9 @@ const channels = Number(config.params.channels) || 1;
 const useOpus = config.params.encoding !== "pcm_s16le" && (await opusSupported(16000, channels));
 const socketParams = { ...config.params, encoding: useOpus ? "opus" : "pcm_s16le" };
 if (useOpus) delete socketParams.sample_rate; // Opus is decoded at 48 kHz whatever it was encoded from
+// Practice: a candidate rehearsing alone. Questions are shown here and sent as notes; nobody asks them aloud.
+const practice = config.params.mode === "practice";
+const ASK = practice ? "Next question" : "Ask next question";
 const STATE_LABELS = {
   idle: "starting", connecting: "connecting", connected: "connected", reconnecting: "reconnecting",
   ending: "finishing", ended: "ended",
@@ -104,6 +108,10 @@ function handleEvent(event) {
       for (const segment of event.segments || []) transcript.upsert(segment);
       transcript.setPartial(event.partial);
       showLag(event.lag_ms);
+      break;
+    case "role_correction":
+      if (transcript.correctRoles(event) > 0 || (event.speakers || []).length) flash(correctionMessage(event));
+      window.__console.roleCorrections = (window.__console.roleCorrections || 0) + 1;
       break;
     case "real_time_feedback":
       feedback.add(event);
@@ -273,14 +281,16 @@ function renderQuestions() {
     list.append(item);
   });
   const next = config.questions[questionIndex + 1];
-  $("next-question").textContent = next ? `Ask next question (${questionIndex + 2}/${config.questions.length})` : "No more questions";
+  $("next-question").textContent = next ? `${ASK} (${questionIndex + 2}/${config.questions.length})` : "No more questions";
   $("next-question").disabled = !next || connection.state !== "connected";
   if (config.questions.length === 0) $("next-question").hidden = true;
 }
 
 function askQuestion(index) {
   const text = config.questions[index];
-  if (!connection.sendJson({ type: "speaker_note", text, speaker: "interviewer", kind: "question" })) return;
+  const message = { type: "speaker_note", text, kind: "question" };
+  if (!practice) message.speaker = "interviewer";
+  if (!connection.sendJson(message)) return;
   questionIndex = index;
   $("current-question").textContent = `${index + 1}. ${text}`;
   renderQuestions();
@@ -294,7 +304,7 @@ $("note-form").addEventListener("submit", (event) => {
   const text = $("note-text").value.trim();
   if (!text) return;
   const message = { type: "speaker_note", text, kind };
-  if (kind === "question") message.speaker = "interviewer";
+  if (kind === "question" && !practice) message.speaker = "interviewer";
   if (connection.sendJson(message)) {
     $("note-text").value = "";
     if (kind === "question") $("current-question").textContent = text;

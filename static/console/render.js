@@ -4,6 +4,8 @@
 // that contains markup stays text. Segments are keyed by id: a replayed or repeated event after a resume
 // replaces a segment instead of duplicating it, and `session_complete` can restate the whole transcript.
 
+import { correctedSegments } from "./roles.js";
+
 const SVG = "http://www.w3.org/2000/svg";
 const ROLE_LABELS = { interviewer: "Interviewer", candidate: "Candidate", unknown: "Speaker" };
 const DIMENSION_LABELS = {
@@ -57,7 +59,8 @@ export class TranscriptView {
     const who = segment.speaker && role === "unknown" ? `Speaker ${segment.speaker}` : ROLE_LABELS[role];
     const title = segment.role_confidence !== undefined && role !== "unknown"
       ? `${ROLE_LABELS[role]} (confidence ${Math.round(segment.role_confidence * 100)}%)` : undefined;
-    const node = el("div", { class: `seg role-${role}`, "data-id": segment.id, "data-role": role },
+    const node = el("div", { class: `seg role-${role}${segment.corrected ? " corrected" : ""}`, "data-id": segment.id,
+                             "data-role": role, "data-speaker": segment.speaker || undefined },
       el("span", { class: "who", text: who, title }),
       el("span", { class: "t", text: formatTime(segment.start) }),
       el("span", { class: "text", text: segment.text }));
@@ -79,6 +82,13 @@ export class TranscriptView {
   setPartial(text) {
     this.partialEl.textContent = text || "";
     this.partialEl.hidden = !text;
+  }
+
+  /** A `role_correction`: earlier lines of the corrected voices take their new role. Returns how many changed. */
+  correctRoles(event) {
+    const changed = correctedSegments([...this.segments.values()].map((e) => e.data), event);
+    for (const segment of changed) this.upsert(segment);
+    return changed.length;
   }
 
   /** Replace the whole transcript with the server's final list (session_complete). */

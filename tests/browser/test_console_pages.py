@@ -57,6 +57,21 @@ def test_live_page_rejects_unknown_question_sets_and_languages(client: Client) -
     assert response.status_code == 400 and "Unknown question set" in response.content.decode()
 
 
+def test_practice_is_a_choice_on_the_start_page_and_goes_to_the_socket(client: Client) -> None:
+    start = client.get("/").content.decode()
+    assert 'name="mode" value="practice"' in start and 'name="mode" value="interview"' in start
+    response = client.get("/interviews/live/", {"language": "ko", "question_set": "common-ko", "channels": "2",
+                                                 "mode": "practice", "consent": "1"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    config = _config(html)
+    assert config["params"]["mode"] == "practice" and config["params"]["channels"] == "1"  # one person, one mic
+    assert config["questions"]  # shown on screen one by one
+    assert "End practice" in html and "Next question" in html
+    bad = client.get("/interviews/live/", {"language": "en", "channels": "1", "mode": "solo", "consent": "1"})
+    assert bad.status_code == 400
+
+
 def test_live_page_passes_the_socket_parameters_and_questions(client: Client) -> None:
     qs = QuestionSet.objects.get(slug="common-en")
     response = client.post("/interviews/live/", {"language": "en", "question_set": "common-en", "candidate": "Ada <b>",
@@ -66,7 +81,7 @@ def test_live_page_passes_the_socket_parameters_and_questions(client: Client) ->
     config = _config(html)
     # the socket's URL parameters: no name (URLs end up in logs); the page sends it in session_info
     assert config["params"] == {"language": "en", "sample_rate": "16000", "channels": "2", "consent": "1",
-                                "question_set": "common-en"}
+                                "question_set": "common-en", "mode": "interview"}
     assert config["candidate"] == "Ada <b>"
     assert config["questions"] == [q.text for q in qs.questions.all()]
     assert config["report_url_template"] == "/interviews/00000000-0000-0000-0000-000000000000/report/"

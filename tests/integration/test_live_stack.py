@@ -181,3 +181,28 @@ def test_answers_metrics_and_feedback_are_stored(runs, live_stack):
         assert feedback and all(item["message"] for item in feedback)
     (report,), = rows(live_stack["db"], "SELECT report FROM scoring_interviewreport WHERE interview_id=%s", session_id)
     assert validate_report(json.loads(report))
+
+
+def test_the_voice_baseline_lives_through_the_session_and_the_final_pass(runs, live_stack):
+    """Production shape: answer 1 on the prior, later answers on the running baseline (kept in Redis between
+    chunks and in the interview row), and after the final pass every answer against the others."""
+    import time
+
+    session_id = runs["en"].complete["session_id"].replace("-", "")
+    live = [json.loads(a)["affect"] for (a,) in rows(
+        live_stack["db"], "SELECT analysis FROM analysis_answeranalysis WHERE interview_id=%s AND is_final=0 "
+        "ORDER BY `index`", session_id)]
+    assert len(live) >= 2 and all(a is not None for a in live)
+    assert live[0]["baseline_kind"] == "prior" and not live[0]["baseline_used"]
+    assert all(a["baseline_used"] and a["baseline_kind"] == "running" for a in live[1:])
+    assert [a["baseline_answers"] for a in live] == list(range(len(live)))
+    deadline, final = time.monotonic() + 240, []
+    while time.monotonic() < deadline and not final:
+        final = [json.loads(a)["affect"] for (a,) in rows(
+            live_stack["db"], "SELECT analysis FROM analysis_answeranalysis WHERE interview_id=%s AND is_final=1 "
+            "ORDER BY `index`", session_id)]
+        time.sleep(0 if final else 2)
+    assert len(final) >= 2 and all(a["baseline_used"] and a["baseline_kind"] == "session" for a in final)
+    assert all(a["baseline_speech_s"] > 0 and (a["label"] is None) == (not a["stated"]) for a in final)
+    (stored,), = rows(live_stack["db"], "SELECT voice_baseline FROM interview_sessions_interview WHERE id=%s", session_id)
+    assert json.loads(stored)["count"] >= len(final)

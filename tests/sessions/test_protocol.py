@@ -37,9 +37,20 @@ def test_connect_defaults_and_values():
     params = parse_connect(b"language=ko&sample_rate=48000&channels=2&resume=abc&consent=1&question_set=common-ko")
     assert (params.language, params.sample_rate, params.channels, params.resume_token) == ("ko", 48000, 2, "abc")
     assert params.consent and params.question_set == "common-ko"
+    assert (params.mode, params.num_speakers) == ("interview", None)
 
 
-@pytest.mark.parametrize("query", [b"language=fr", b"sample_rate=96000", b"sample_rate=abc", b"channels=3"])
+def test_connect_mode_and_num_speakers():
+    assert parse_connect(b"mode=practice").mode == "practice"
+    assert parse_connect(b"mode=practice").num_speakers == 1  # one person rehearsing
+    assert parse_connect(b"num_speakers=3").num_speakers == 3
+
+
+@pytest.mark.parametrize(
+    "query",
+    [b"language=fr", b"sample_rate=96000", b"sample_rate=abc", b"channels=3", b"mode=solo", b"num_speakers=0",
+     b"num_speakers=7", b"num_speakers=two"],
+)
 def test_connect_rejects_bad_parameters_fatally(query):
     with pytest.raises(ProtocolError) as info:
         parse_connect(query)

@@ -56,3 +56,22 @@ def stereo(data_dir: Path) -> np.ndarray:
 @pytest.fixture(scope="session")
 def pyannote_sample(data_dir: Path) -> np.ndarray:
     return load(data_dir / "diarization" / "pyannote_sample" / "sample.wav")
+
+
+@pytest.fixture(scope="session")
+def emotion_ko(data_dir: Path) -> dict[str, tuple[np.ndarray, list[float]]]:
+    """Each speaker's four moods (neutral, happy, sad, angry) at 16 kHz, 2 s apart: speaker -> (audio, starts)."""
+    from scipy.signal import resample_poly
+
+    out = {}
+    for speaker in ("ema", "emf"):
+        parts, starts, t = [], [], 1.0
+        parts.append(np.zeros(16000, np.float32))
+        for n in ("00001", "00101", "00201", "00301"):
+            audio, sr = sf.read(data_dir / "emotion_ko" / f"{speaker}{n}.wav", dtype="float32")
+            audio = resample_poly(audio, 16000 // np.gcd(sr, 16000), sr // np.gcd(sr, 16000)).astype(np.float32)
+            starts.append(t)
+            parts += [audio, np.zeros(2 * 16000, np.float32)]
+            t += len(audio) / 16000 + 2.0
+        out[speaker] = (np.concatenate(parts), starts)
+    return out
