@@ -50,6 +50,10 @@ BUILT: list[tuple[type, dict[str, Any]]] = [
                                                   items=[{"kind": "llm_strength", "severity": "info", "message": "…"}],
                                                   judgement={"strengths": ["…"], "improvements": [], "evidence": []})),
     (events.Queued, events.queued(position=2, capacity=4)),
+    (events.RoleCorrection, events.role_correction(
+        speakers=[{"speaker": "S1", "previous_role": "interviewer", "role": "candidate", "role_confidence": 0.93,
+                   "reason": "evidence"}],
+        segment_ids=[3, 0])),
 ]
 
 

@@ -125,10 +125,16 @@ def test_final_pass_scores_every_answer_against_the_others(session_audio, monkey
     interview.audio.save(f"{interview.pk}.wav", ContentFile(wav.getvalue()), save=True)
 
     transcript = [SimpleNamespace(start=s["start"], end=s["end"], text=s["text"], words=[]) for s in segments]
-    monkeypatch.setattr(final_pass, "transcribe_offline", lambda config, mono, language: transcript)
-    monkeypatch.setattr(final_pass, "diarize_recording", lambda recording: [])
-    monkeypatch.setattr(final_pass, "relabel", lambda segs, turns, hints: (
-        [LabeledSegment(s.start, s.end, s.text, list(s.words), "S2", "candidate", 0.9) for s in segs], 0))
+    monkeypatch.setattr(final_pass, "transcribe_offline", lambda config, mono, language, hotwords=(): transcript)
+    class OneCandidate:  # the final labels: every segment is the candidate's, nothing changed
+        def label(self, segs):
+            return [LabeledSegment(s.start, s.end, s.text, list(s.words), "S2", "candidate", 0.9) for s in segs]
+
+        def summary(self, live):
+            return {"changed": 0, "speaker_changes_applied": 0, "kept_live": 0, "reasons": {}, "role_changes": [],
+                    "live_speakers": 1, "final_speakers": 1, "bound": None, "decisions": []}
+
+    monkeypatch.setattr(final_pass, "final_speaker_labels", lambda interview, audio, live, hints: OneCandidate())
     final_pass.final_pass(str(interview.pk))
 
     result = affects(interview, final=True)

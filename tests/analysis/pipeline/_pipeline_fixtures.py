@@ -52,8 +52,13 @@ class StubTranscriber:
 class StubDiarizer:
     """Labels every segment with one speaker; remembers how many it labelled (its state) and its hints."""
 
-    def __init__(self, memory: dict | None = None, *, channels: int = 1) -> None:
+    roles_version = 0  # one voice, one role: never corrected
+
+    def __init__(self, memory: dict | None = None, *, channels: int = 1, practice: bool = False) -> None:
         self.memory = dict(memory or {"labelled": 0, "hints": 0})
+
+    def take_corrections(self) -> list[Any]:
+        return []
 
     def hint(self, **_hint: Any) -> None:
         self.memory["hints"] += 1
