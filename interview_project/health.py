@@ -25,8 +25,7 @@ from prometheus_client.registry import Collector
 
 from analysis import embedded
 from celery_app import app as celery_app
-from interview_project import metrics
-from interview_project.observability import MODELS_READY_KEY
+from interview_project import metrics, observability
 from sessions import monitor, state
 
 logger = logging.getLogger(__name__)
@@ -109,10 +108,9 @@ def check_models(workers: Check) -> Check:
         return Check(ok=loaded, detail={"where": "embedded"}, error="" if loaded else "models are still loading")
     answering = set(workers.detail.get("workers", {}))
     try:
-        raw = state.sync_client().hgetall(MODELS_READY_KEY)
+        ready = observability.models_ready_nodes() & answering
     except Exception as exc:
         return Check(ok=False, error=_reason(exc))
-    ready = {k.decode() for k in raw} & answering
     needed = [q for q in ("interviews",) if q in settings.READY_QUEUES]
     ok_queues = [q for q in needed if any(q in workers.detail["workers"][w] for w in ready)]
     ok = bool(answering) and len(ok_queues) == len(needed)

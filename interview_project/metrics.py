@@ -59,6 +59,19 @@ ERRORS = Counter("interview_errors", "error_message events sent, by code", ["cod
 EVENTS = Counter("interview_events_published", "Server events published to a session's sockets", ["type"])
 
 
+# The hallucination guard's reasons (analysis/stt/guard.py rejection_reason).
+GUARD_REASONS = ("empty", "silence_phrase", "compression_ratio", "repetition", "no_speech", "low_logprob", "too_fast")
+
+# Known label values start at 0 so dashboards and alerts see every series before its first event.
+for _stage in STAGES:
+    STAGE_SECONDS.labels(stage=_stage)
+    TASK_RETRIES.labels(stage=_stage)
+for _reason in GUARD_REASONS:
+    SUPPRESSED.labels(reason=_reason)
+for _kind in ("new", "resume"):
+    WS_CONNECTS.labels(kind=_kind)
+
+
 def multiprocess_dir() -> str:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from typing import Any
 
@@ -32,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 MODELS_READY_KEY = f"{state.PREFIX}:workers:models"
 """Hash: worker node name → time its processes finished loading the models (read by /readyz)."""
+MODELS_HEARTBEAT_S = 10.0
 _started: dict[str, tuple[float, Any]] = {}
 _nodename = ""
 
@@ -114,13 +116,28 @@ def _serve_worker_metrics(sender: Any = None, **_: Any) -> None:
 
 
 def models_ready() -> None:
-    """Record that this worker node's models are loaded (a child process finished its warm-up)."""
+    """Announce that this worker node's models are loaded (a child process finished its warm-up), and keep
+    announcing it every MODELS_HEARTBEAT_S: the record then survives a Redis restart and goes stale (so
+    /readyz stops trusting it) when the node dies without a clean shutdown."""
     if not _nodename or settings.EMBEDDED:
         return
-    try:
-        state.sync_client().hset(MODELS_READY_KEY, _nodename, time.time())
-    except Exception as exc:
-        logger.warning("could not record model readiness: %s", type(exc).__name__)
+    threading.Thread(target=_models_heartbeat, name="models-ready", daemon=True).start()
+
+
+def _models_heartbeat() -> None:
+    while True:
+        try:
+            state.sync_client().hset(MODELS_READY_KEY, _nodename, time.time())
+        except Exception as exc:  # Redis away: /readyz says so on its own; try again later
+            logger.warning("could not record model readiness: %s", type(exc).__name__)
+        time.sleep(MODELS_HEARTBEAT_S)
+
+
+def models_ready_nodes(*, now: float | None = None) -> set[str]:
+    """Worker nodes whose models were announced within the last three heartbeats."""
+    now = time.time() if now is None else now
+    raw = state.sync_client().hgetall(MODELS_READY_KEY)
+    return {k.decode() for k, v in raw.items() if now - float(v) < 3 * MODELS_HEARTBEAT_S}
 
 
 @worker_process_init.connect

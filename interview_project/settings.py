@@ -351,7 +351,7 @@ METRICS_TOKEN = env_str("METRICS_TOKEN", "")
 """When set, /metrics wants ``Authorization: Bearer <token>``; /healthz and /readyz stay open."""
 WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
 """When set, each Celery worker serves its processes' metrics on this port (PROMETHEUS_MULTIPROC_DIR)."""
-READY_TIMEOUT_S = env_float("READY_TIMEOUT_S", 1.5)
+READY_TIMEOUT_S = env_float("READY_TIMEOUT_S", 1.0)
 """How long /readyz waits for each check (worker replies, broker connection)."""
 READY_QUEUES = env_list("READY_QUEUES", ["interviews", "interviews_final"])
 """Queues /readyz wants at least one worker on (drop interviews_final when FINAL_PASS=0)."""
