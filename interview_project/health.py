@@ -204,4 +204,5 @@ class ProbeMiddleware:
             return self.get_response(request)
         response = view(request)
         response["Cache-Control"] = "no-store"
+        response._has_been_logged = True  # type: ignore[attr-defined]  # a 503 probe is news, not an ERROR line
         return response

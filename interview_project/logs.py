@@ -85,6 +85,32 @@ class JsonFormatter(_JsonFormatter):
             log_record.pop(name)
 
 
+class AccessLog:
+    """daphne's access log as log records (``daphne.access``), so LOG_FORMAT=json covers it too.
+
+    Plugged in by ``interview_project.serve`` in place of daphne's NCSA stream writer; the path only,
+    never the query string (resume tokens and tickets travel there).
+    """
+
+    logger = logging.getLogger("daphne.access")
+
+    def __init__(self, _stream: Any = None) -> None:
+        pass
+
+    def __call__(self, protocol: str, action: str, details: dict[str, Any]) -> None:
+        if protocol == "http" and action == "complete":
+            request = f"{details.get('method', '')} {details.get('path', '')}"
+            extra = {"status": details.get("status"), "bytes": details.get("size")}
+        elif protocol == "websocket" and action in ("connecting", "rejected", "connected", "disconnected"):
+            request = f"WS{action.upper()} {details.get('path', '')}"
+            extra = {}
+        else:
+            return
+        client = details.get("client")
+        extra["client"] = f"{client[0]}:{client[1]}" if isinstance(client, list | tuple) else str(client)
+        self.logger.info(request.split("?", 1)[0], extra=extra)
+
+
 def _scrub(event: dict[str, Any], _hint: dict[str, Any]) -> dict[str, Any] | None:
     """Sentry ``before_send``: no request bodies (audio, notes), no local variables (transcripts)."""
     request = event.get("request")

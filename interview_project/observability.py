@@ -54,7 +54,7 @@ def _session_args(args: Any, kwargs: Any) -> tuple[str | None, int | None]:
 @task_prerun.connect
 def _task_started(task_id: str = "", task: Any = None, args: Any = None, kwargs: Any = None, **_: Any) -> None:
     session_id, seq = _session_args(args, kwargs)
-    token = logs.bind(task_id=task_id, stage=_stage(task), session_id=session_id, seq=seq)
+    token = logs.bind(task_id=task_id, stage=_stage(task), session_id=session_id, seq=seq, node=_nodename or None)
     _started[task_id] = (time.perf_counter(), token)
 
 

@@ -296,6 +296,9 @@ LOGGING = {
         "kombu": {"level": "ERROR"},
         "faster_whisper": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "daphne.access": {"level": env_str("ACCESS_LOG_LEVEL", "INFO")},
+        # one handler for everything (Django's DEBUG-only console handler would print plain duplicates)
+        "django": {"handlers": [], "propagate": True},
         "django.channels.server": {"level": "WARNING"},
     },
 }
