@@ -190,6 +190,22 @@ def _fake_server() -> Any:
     return fakeredis.FakeServer()
 
 
+class _SessionCluster(redis.RedisCluster):
+    """A cluster client whose ``pipeline()`` is a MULTI/EXEC transaction by default, as on one Redis server.
+
+    The code relies on that default for atomic stage steps; a session's keys share one slot, so it holds.
+    Pipelines that touch several sessions or global keys say ``transaction=False``.
+    """
+
+    def pipeline(self, transaction: Any = True, shard_hint: Any = None) -> Any:
+        return super().pipeline(transaction=transaction, shard_hint=shard_hint)
+
+
+class _AsyncSessionCluster(aioredis.RedisCluster):
+    def pipeline(self, transaction: Any = True, shard_hint: Any = None) -> Any:
+        return super().pipeline(transaction=transaction, shard_hint=shard_hint)
+
+
 @lru_cache(maxsize=1)
 def sync_client() -> redis.Redis:
     if settings.EMBEDDED:
@@ -197,7 +213,7 @@ def sync_client() -> redis.Redis:
 
         return fakeredis.FakeRedis(server=_fake_server())
     if settings.STATE_REDIS_CLUSTER:
-        return redis.RedisCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
+        return _SessionCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
                                   socket_timeout=30, health_check_interval=30)
     return redis.Redis.from_url(settings.STATE_REDIS_URL, socket_timeout=30, health_check_interval=30)
 
@@ -231,7 +247,7 @@ def _cluster_nodes() -> list[tuple[str, int]]:
 
 def _async_from_url(url: str) -> Any:
     if settings.STATE_REDIS_CLUSTER:
-        return aioredis.RedisCluster(startup_nodes=[aioredis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
+        return _AsyncSessionCluster(startup_nodes=[aioredis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
                                      socket_timeout=None, max_connections=200)
     return aioredis.Redis.from_url(url, socket_timeout=None, max_connections=200)
 
@@ -322,6 +338,6 @@ def expire_completed(session_id: str, *, keep_s: int = 600) -> None:
     pipe.delete(keys.raw, keys.recv, keys.pcm, keys.pcm_channels, keys.stt, keys.result, keys.stage_state, keys.hints)
     pipe.expire(keys.cursor, keep_s)
     pipe.expire(keys.meta, keep_s)
-    if meta is not None:
-        pipe.expire(resume_key(meta.resume_token), keep_s)
     pipe.execute()
+    if meta is not None:  # the token's key has its own slot on a cluster: outside the session's transaction
+        client.expire(resume_key(meta.resume_token), keep_s)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -32,6 +33,24 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_cluster_port() -> int:
+    """A port whose cluster bus port (+10000) is free too, so both stay below 65536."""
+    for _ in range(200):
+        port = random.randint(20000, 45000)
+        if all(_bindable(p) for p in (port, port + 10000)):
+            return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:
@@ -97,7 +116,7 @@ class RedisServer:
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
-        self.port = self.port or free_port()
+        self.port = self.port or (free_cluster_port() if self.cluster else free_port())
         self.dir = self.workdir / f"redis-{self.port}"
         self.dir.mkdir(parents=True, exist_ok=True)
 
@@ -165,12 +184,16 @@ class Proc:
         if not self.alive():
             return
         assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGTERM)  # its own session: the worker's pool children too
+        self.process.terminate()  # a Celery worker's warm shutdown: its children finish their task
         try:
             self.process.wait(timeout=timeout_s)
         except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            pass
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)  # its own session: whatever is left, pool children too
+        except ProcessLookupError:
+            pass
+        self.process.wait()
 
     def tail(self, lines: int = 30) -> str:
         try:
