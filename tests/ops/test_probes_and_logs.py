@@ -151,3 +151,17 @@ def test_monitoring_page_is_for_staff_and_lists_live_sessions():
     finally:
         state.delete_session(meta.session_id)
         client.delete(monitor.mon_key(meta.session_id))
+
+
+def test_the_grafana_dashboard_only_queries_metrics_we_export():
+    import re
+    from pathlib import Path
+
+    from prometheus_client import REGISTRY
+
+    exported = {name for family in REGISTRY.collect() for name in [family.name] + [s.name for s in family.samples]}
+    exported |= {"interview_live_sessions", "interview_queue_depth", "interview_scrape_backends_up"}  # at scrape time
+    dashboard = json.loads((Path(__file__).resolve().parents[2] / "deploy" / "grafana-dashboard.json").read_text())
+    queried = {name for panel in dashboard["panels"] for target in panel["targets"]
+               for name in re.findall(r"\binterview_\w+", target["expr"])}
+    assert queried and queried <= exported, queried - exported
