@@ -59,11 +59,10 @@ def _task_started(task_id: str = "", task: Any = None, args: Any = None, kwargs:
 
 
 @task_postrun.connect
-def _task_finished(task_id: str = "", task: Any = None, args: Any = None, kwargs: Any = None,
-                   state: str | None = None, **_: Any) -> None:
+def _task_finished(task_id: str = "", task: Any = None, args: Any = None, kwargs: Any = None, **extra: Any) -> None:
     started, token = _started.pop(task_id, (None, None))
     try:
-        if started is None or state != "SUCCESS":
+        if started is None or extra.get("state") != "SUCCESS":  # retries and failures are counted elsewhere
             return
         seconds = time.perf_counter() - started
         stage = _stage(task)

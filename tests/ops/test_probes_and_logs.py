@@ -165,3 +165,15 @@ def test_the_grafana_dashboard_only_queries_metrics_we_export():
     queried = {name for panel in dashboard["panels"] for target in panel["targets"]
                for name in re.findall(r"\binterview_\w+", target["expr"])}
     assert queried and queried <= exported, queried - exported
+
+
+def test_sentry_events_carry_the_context_but_no_bodies_or_variables():
+    event = {
+        "request": {"url": "/ws", "data": "notes", "cookies": {"sessionid": "x"}},
+        "exception": {"values": [{"stacktrace": {"frames": [{"function": "f", "vars": {"text": "said"}}]}}]},
+    }
+    with logs.bound(session_id="abc", stage="score"):
+        scrubbed = logs._scrub(event, {})
+    assert "data" not in scrubbed["request"] and "cookies" not in scrubbed["request"]
+    assert "vars" not in scrubbed["exception"]["values"][0]["stacktrace"]["frames"][0]
+    assert scrubbed["tags"] == {"session_id": "abc", "stage": "score"}
