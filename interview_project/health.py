@@ -60,11 +60,12 @@ def check_database() -> Check:
             cursor.fetchone()
         return Check(ok=True, detail={"vendor": connection.vendor})
     except Exception as exc:
-        connection.close_if_unusable_or_obsolete()
         return Check(ok=False, error=_reason(exc))
     finally:
-        # a probe thread must not keep a connection open forever
-        connection.close()
+        try:
+            connection.close()  # a probe thread must not keep a connection open
+        except Exception:
+            pass
 
 
 def check_redis() -> Check:

@@ -20,6 +20,7 @@ def client() -> Client:
     return Client(HTTP_HOST="10.11.12.13:8000")  # an address, as load balancers and kubelets send
 
 
+@pytest.mark.django_db
 @override_settings(ALLOWED_HOSTS=["interviews.example.com"], DEBUG=False)
 def test_probes_answer_whatever_the_host_header(client):
     response = client.get("/healthz")
