@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from asgiref.sync import iscoroutinefunction, markcoroutinefunction, sync_to_async
 from django.conf import settings
 from django.db import connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -194,16 +195,43 @@ PROBES: dict[str, Callable[[HttpRequest], HttpResponse]] = {
 
 
 class ProbeMiddleware:
-    """Answers the probes before host validation, sessions or CSRF (GET/HEAD only; never cached)."""
+    """Answers the probes before host validation, sessions or CSRF (GET/HEAD only; never cached).
 
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    Async under daphne: a check waits up to READY_TIMEOUT_S for worker replies, and Django runs sync views on
+    one shared thread (the one ``database_sync_to_async`` uses for the consumers too), so the probes run in a
+    thread of their own instead of stalling every socket's database calls behind a balancer's health check.
+    """
+
+    sync_capable = True
+    async_capable = True
+
+    def __init__(self, get_response: Callable[[HttpRequest], Any]) -> None:
         self.get_response = get_response
+        self.is_async = iscoroutinefunction(get_response)
+        if self.is_async:
+            markcoroutinefunction(self)
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        view = PROBES.get(request.path_info.rstrip("/") or "/")
-        if view is None or request.method not in ("GET", "HEAD"):
-            return self.get_response(request)
-        response = view(request)
+    def _probe(self, request: HttpRequest) -> Callable[[HttpRequest], HttpResponse] | None:
+        if request.method not in ("GET", "HEAD"):
+            return None
+        return PROBES.get(request.path_info.rstrip("/") or "/")
+
+    @staticmethod
+    def _finish(response: HttpResponse) -> HttpResponse:
         response["Cache-Control"] = "no-store"
         response._has_been_logged = True  # type: ignore[attr-defined]  # a 503 probe is news, not an ERROR line
         return response
+
+    def __call__(self, request: HttpRequest) -> Any:
+        if self.is_async:
+            return self.__acall__(request)
+        view = self._probe(request)
+        if view is None:
+            return self.get_response(request)
+        return self._finish(view(request))
+
+    async def __acall__(self, request: HttpRequest) -> HttpResponse:
+        view = self._probe(request)
+        if view is None:
+            return await self.get_response(request)
+        return self._finish(await sync_to_async(view, thread_sensitive=False)(request))

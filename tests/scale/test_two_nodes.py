@@ -141,6 +141,25 @@ def test_metrics_after_a_session(runs, two_nodes):
     assert status == 200 and re.search(rb'interview_stage_seconds_count\{stage="transcribe"\} [1-9]', body)
 
 
+def test_logs_are_json_with_the_session_context_and_no_transcript(runs, two_nodes):
+    deployment, _ = two_nodes
+    session_id = runs["dropped"].ack["session_id"]
+    procs = [proc for proc, _ in [*deployment.daphnes.values(), *deployment.workers.values()]]
+    lines = [line for proc in procs for line in proc.json_lines()]
+    assert all({"ts", "level", "logger", "message", "session_id", "seq", "task_id", "stage", "node"} <= set(line)
+               for line in lines)
+    socket_lines = [line for line in lines if line["session_id"] == session_id and line["logger"] == "sessions.consumers"]
+    assert socket_lines and all(line["node"] in ("daphne-a", "daphne-b") for line in socket_lines)
+    task_lines = [line for line in lines if line["session_id"] and line["task_id"] and line["stage"]]
+    assert task_lines and all(line["node"] and "@" in line["node"] for line in task_lines)
+    # never transcript text: none of the interview's long words appears in any log, JSON or not
+    words = {w for w in re.findall(r"[a-z]{9,}", runs["clean"].transcript().lower())}
+    assert words
+    for proc in procs:
+        text = proc.log.read_text(errors="replace").lower()
+        assert not [w for w in words if w in text], proc.name
+
+
 def test_readyz_follows_redis_and_the_workers(two_nodes):
     deployment, server = two_nodes
     status, body = deployment.readyz("daphne-a", host="198.51.100.7")  # any Host header
