@@ -1,14 +1,19 @@
 """A whole session with live state and the channel layer on a local three-master Redis Cluster, the Celery
-broker on a plain Redis (kombu does not speak the cluster protocol): daphne and a worker process, MariaDB."""
+broker on a plain Redis (kombu does not speak the cluster protocol): daphne and a worker process, MariaDB,
+DEBUG=0 with a WebSocket ticket. (Resume across nodes is tested in test_two_nodes.py.)"""
 
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from conftest import DB_PREFIX, require
-from scalestack import Deployment, RedisServer, base_env, create_database, drop_database, start_cluster
+from scalestack import REPO, Deployment, RedisServer, base_env, create_database, drop_database, start_cluster
 from shareddata import manifest
 from textnorm import error_rate
 
@@ -25,11 +30,14 @@ def on_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deplo
     nodes = start_cluster(workdir, masters=3)
     broker = RedisServer(workdir).start()
     db = f"{DB_PREFIX}_cluster"
-    env = base_env(workdir, redis_url=f"{broker.url}/0", database_url=create_database(db), DEBUG="1",
+    # DEBUG=0, the production mode: a ticket per socket (its key lives on the cluster too), consent required
+    env = base_env(workdir, redis_url=f"{broker.url}/0", database_url=create_database(db), DEBUG="0",
+                   SECRET_KEY="cluster-test-" + "k" * 40, ALLOWED_HOSTS="127.0.0.1",
                    REDIS_CLUSTER_URLS=",".join(n.url for n in nodes), READY_QUEUES="interviews")
     deployment = Deployment(workdir, env)
     try:
         deployment.migrate()
+        deployment.api_token = api_token(env)  # type: ignore[attr-defined]
         deployment.add_daphne("daphne")
         deployment.add_worker("w1")
         deployment.wait_ready("daphne")
@@ -39,6 +47,22 @@ def on_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deplo
         for server in [*nodes, broker]:
             server.stop()
         drop_database(db)
+
+
+def api_token(env: dict[str, str]) -> str:
+    """A user and its REST token, made the way an operator would (manage.py)."""
+    script = ("from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token; "
+              "u = get_user_model().objects.create_user('interviewer'); print(Token.objects.create(user=u).key)")
+    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO, env=env, check=True,
+                            capture_output=True, text=True)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def ws_ticket(deployment: Deployment) -> str:
+    request = urllib.request.Request(deployment.url("daphne") + "/api/ws-tickets/", data=b"", method="POST",
+                                     headers={"Authorization": f"Token {deployment.api_token}"})  # type: ignore[attr-defined]
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read())["ticket"]
 
 
 def _commandstats(server: RedisServer, command: str) -> int:
@@ -52,10 +76,11 @@ def test_a_whole_session_runs_on_the_cluster(on_cluster, shared_data):
     deployment, nodes, broker = on_cluster
     entry = next(e for e in manifest("en") if e["path"] == "jfk.flac")
     audio, sr = load_audio_file(str(shared_data / "en" / entry["path"]))
+    params = {"language": "en", "ticket": ws_ticket(deployment), "consent": "1"}
     log = asyncio.run(stream_audio(deployment.ws_url("daphne"), audio, sample_rate=sr, channels=audio.shape[1],
-                                   params={"language": "en"}, drop_at_s=5.0))
+                                   params=params))
 
-    assert log.resumes == 1 and log.complete is not None and log.close_code == 1000, log.of_type("error_message")
+    assert log.complete is not None and log.close_code == 1000, log.of_type("error_message")
     assert sorted({e["seq"] for e in log.of_type("audio_processed")}) == list(range(len(log.sent_at)))
     assert error_rate(entry["text"], log.transcript(), "en") <= 0.15
 
