@@ -178,3 +178,20 @@ def test_sentry_events_carry_the_context_but_no_bodies_or_variables():
     assert "data" not in scrubbed["request"] and "cookies" not in scrubbed["request"]
     assert "vars" not in scrubbed["exception"]["values"][0]["stacktrace"]["frames"][0]
     assert scrubbed["tags"] == {"session_id": "abc", "stage": "score"}
+
+
+def test_sentry_switches_on_with_a_dsn_and_sends_no_pii():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = ("import django, json; django.setup(); import sentry_sdk; c = sentry_sdk.get_client(); "
+              "print(json.dumps([c.is_active(), c.options['send_default_pii'], c.options['include_local_variables'], "
+              "sorted(type(i).__name__ for i in c.integrations.values())]))")
+    env = {**os.environ, "SENTRY_DSN": "http://key@127.0.0.1:9/1", "DJANGO_SETTINGS_MODULE": "interview_project.settings"}
+    out = subprocess.run([sys.executable, "-c", script], cwd=Path(__file__).resolve().parents[2], env=env,
+                         capture_output=True, text=True, check=True).stdout
+    active, pii, local_vars, integrations = json.loads(out.strip().splitlines()[-1])
+    assert active and not pii and not local_vars
+    assert {"DjangoIntegration", "CeleryIntegration"} <= set(integrations)
