@@ -2,33 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 from scalestack import (
-    HAPROXY,
-    REDIS_CLI,
-    REDIS_SERVER,
+    DB_PREFIX,
     Deployment,
     RedisServer,
     base_env,
     create_database,
     drop_database,
-    mariadb_available,
+    require,
     wait_for,
 )
-
-DB_PREFIX = os.environ.get("IT_DB_NAME", "interview_it")
-
-
-def require(*, haproxy: bool = False) -> None:
-    if not (REDIS_SERVER and REDIS_CLI):
-        pytest.skip("redis-server/redis-cli are not installed (make ops-deps installs them)")
-    if haproxy and not HAPROXY:
-        pytest.skip("haproxy is not installed (make ops-deps installs it)")
-    if not mariadb_available():
-        pytest.skip("MariaDB must listen on 127.0.0.1:3306 (.ci/run starts it)")
 
 
 @pytest.fixture(scope="module")

@@ -23,10 +23,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 HAPROXY = shutil.which("haproxy") or ("/usr/sbin/haproxy" if Path("/usr/sbin/haproxy").exists() else None)
 REDIS_SERVER = shutil.which("redis-server")
 REDIS_CLI = shutil.which("redis-cli")
+
+
+DB_PREFIX = os.environ.get("IT_DB_NAME", "interview_it")
+"""MariaDB database names start with this (several checkouts can run the tests side by side)."""
+
+
+def require(*, haproxy: bool = False) -> None:
+    """Skip the calling test, with the reason, when a binary or service it needs is absent."""
+    if not (REDIS_SERVER and REDIS_CLI):
+        pytest.skip("redis-server/redis-cli are not installed (make ops-deps installs them)")
+    if haproxy and not HAPROXY:
+        pytest.skip("haproxy is not installed (make ops-deps installs it)")
+    if not mariadb_available():
+        pytest.skip("MariaDB must listen on 127.0.0.1:3306 (.ci/run starts it)")
 
 
 def free_port() -> int:

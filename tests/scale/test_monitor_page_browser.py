@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from scalestack import REPO, Deployment, RedisServer, base_env
+from scalestack import REPO, Deployment, RedisServer, base_env, http_get, require, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.scale]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -21,8 +21,6 @@ SESSION = "7d1e2f3a-0000-4000-8000-00000000abcd"
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deployment, RedisServer]]:
-    from conftest import require
-
     require()
     if not CHROMIUM.exists():
         pytest.skip("Debian's Chromium is not installed (make browser-deps)")
@@ -37,8 +35,6 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deployment,
         subprocess.run([sys.executable, "manage.py", "createsuperuser", "--noinput", "--username", "ops",
                         "--email", "ops@example.com"], cwd=REPO, env=env, check=True, capture_output=True)
         deployment.add_daphne("daphne")
-        from scalestack import http_get, wait_for
-
         wait_for(lambda: http_get(deployment.url("daphne") + "/healthz")[0] == 200, timeout_s=60, what="daphne")
         yield deployment, server
     finally:

@@ -12,8 +12,17 @@ import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from conftest import DB_PREFIX, require
-from scalestack import REPO, Deployment, RedisServer, base_env, create_database, drop_database, start_cluster
+from scalestack import (
+    DB_PREFIX,
+    REPO,
+    Deployment,
+    RedisServer,
+    base_env,
+    create_database,
+    drop_database,
+    require,
+    start_cluster,
+)
 from shareddata import manifest
 from textnorm import error_rate
 
