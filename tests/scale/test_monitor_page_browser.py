@@ -28,7 +28,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deployment,
     server = RedisServer(workdir).start()
     env = base_env(workdir, redis_url=f"{server.url}/0", database_url="", DEBUG="0", SECRET_KEY="m" * 40,
                    ALLOWED_HOSTS="127.0.0.1", SQLITE_PATH=str(workdir / "db.sqlite3"),
-                   DJANGO_SUPERUSER_PASSWORD="ops-password", PROMETHEUS_MULTIPROC_DIR="")
+                   DJANGO_SUPERUSER_PASSWORD="ops-password")
     deployment = Deployment(workdir, env)
     try:
         deployment.migrate()
