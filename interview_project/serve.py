@@ -14,6 +14,8 @@ from typing import Any
 
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 
+from interview_project.logs import AccessLog
+
 
 def accept_deflate(offers: list[Any]) -> PerMessageDeflateOfferAccept | None:
     for offer in offers:
@@ -40,8 +42,6 @@ def enable_deflate() -> None:
 def log_access_as_records() -> None:
     """With LOG_FORMAT=json, daphne's access lines go through logging (JSON) instead of raw NCSA text."""
     import daphne.cli
-
-    from interview_project.logs import AccessLog
 
     daphne.cli.AccessLogGenerator = AccessLog
 
