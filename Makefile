@@ -61,7 +61,7 @@ worker: install models ## a production-shape worker (needs REDIS_URL)
 	$(VENV)/bin/celery -A celery_app worker -Q interviews,interviews_final,interviews_slow --concurrency=2 --loglevel=INFO
 
 bench-nodes: install models ops-deps ## sessions spread over two daphne nodes behind HAProxy and N workers
-	$(PY) bench/nodes.py
+	$(PY) -m bench.nodes
 
 test: install models browser-deps static ops-deps
 	$(PY) -m pytest

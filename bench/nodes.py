@@ -1,11 +1,11 @@
 """Several nodes: sessions spread over two daphne processes behind HAProxy and N Celery workers.
 
-Run:  .venv/bin/python bench/nodes.py                          (4 sessions, 2 workers, live only)
-      .venv/bin/python bench/nodes.py --sessions 6 --workers 3 --concurrency 1 [--final-pass] [--cluster]
+Run:  .venv/bin/python -m bench.nodes                          (4 sessions, 2 workers, live only)
+      .venv/bin/python -m bench.nodes --sessions 6 --workers 3 --concurrency 1 [--final-pass] [--cluster]
 Options: --file SUBSTR (a recording of shared/data/interviews, default the English mock interview),
 --stagger S (seconds between session starts), --json PATH. Data from $SHARED_DATA_DIR.
 
-It starts everything itself in a temporary directory (tests/scale/scalestack.py): its own redis-server (or
+It starts everything itself in a temporary directory (bench/topology.py): its own redis-server (or
 a three-master Redis Cluster for live state and the channel layer with --cluster, the broker on a plain
 Redis), two daphne nodes, HAProxy (round robin, readiness checks), N workers with the given concurrency, and
 a MariaDB database `<IT_DB_NAME>_bench` (SQLite in the temporary directory when MariaDB is absent). Sessions
@@ -24,19 +24,17 @@ import argparse
 import asyncio
 import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests" / "scale"))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "interview_project.settings")
+import redis
 
-import redis  # noqa: E402
-from scalestack import (  # noqa: E402
+from analysis.audio.preprocess import load_audio_file
+from bench.common import percentile, shared_data_dir
+from bench.harness import cpu_seconds, latencies
+from bench.topology import (
     Deployment,
     RedisServer,
     base_env,
@@ -46,11 +44,7 @@ from scalestack import (  # noqa: E402
     start_cluster,
     wait_for,
 )
-
-from analysis.audio.preprocess import load_audio_file  # noqa: E402
-from bench.common import percentile, shared_data_dir  # noqa: E402
-from bench.stream import cpu_seconds, latencies  # noqa: E402
-from sessions.client import StreamLog, stream_audio  # noqa: E402
+from sessions.client import StreamLog, stream_audio
 
 
 def parse_args() -> argparse.Namespace:
