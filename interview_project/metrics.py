@@ -37,7 +37,7 @@ from prometheus_client.registry import Collector
 logger = logging.getLogger(__name__)
 
 STAGES = ("preprocess", "transcribe", "diarize", "analyze", "score", "publish")
-QUEUES = ("interviews", "interviews_final")
+QUEUES = ("interviews", "interviews_final", "interviews_slow")
 # Stage tasks run from milliseconds (preprocess) to seconds (a Whisper decode under load).
 STAGE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0, 60.0)
 LAG_BUCKETS = (100, 250, 500, 1000, 1500, 2000, 3000, 5000, 8000, 13000, 21000, 34000)

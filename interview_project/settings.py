@@ -356,8 +356,11 @@ WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
 """When set, each Celery worker serves its processes' metrics on this port (PROMETHEUS_MULTIPROC_DIR)."""
 READY_TIMEOUT_S = env_float("READY_TIMEOUT_S", 1.0)
 """How long /readyz waits for each check (worker replies, broker connection)."""
-READY_QUEUES = env_list("READY_QUEUES", ["interviews", "interviews_final"])
-"""Queues /readyz wants at least one worker on (drop interviews_final when FINAL_PASS=0)."""
+READY_QUEUES = env_list(
+    "READY_QUEUES", ["interviews", "interviews_final"] + (["interviews_slow"] if os.environ.get("OPENAI_API_KEY") else [])
+)
+"""Queues /readyz wants at least one worker on (drop interviews_final when FINAL_PASS=0); interviews_slow
+(the LLM judgement) only when an OPENAI_API_KEY makes that queue used."""
 SENTRY_DSN = env_str("SENTRY_DSN", "")
 if SENTRY_DSN:
     from interview_project.logs import sentry_init

@@ -49,7 +49,7 @@ def test_compose_file_is_valid_and_has_the_production_shape(compose):
         assert services[name]["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
     assert services["migrate"]["command"][-2:] == ["migrate", "--noinput"] and services["migrate"]["restart"] == "no"
     assert "-Q" in services["worker-live"]["command"] and "interviews" in services["worker-live"]["command"]
-    assert "interviews_final" in services["worker-final"]["command"]
+    assert "interviews_final,interviews_slow" in services["worker-final"]["command"]
     assert services["worker-live"]["environment"]["REDIS_URL"].startswith("redis://redis:")
     assert services["worker-live"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
     # SECRET_KEY has no default: compose refuses to start without it

@@ -145,7 +145,7 @@ def test_monitoring_page_is_for_staff_and_lists_live_sessions():
         (row,) = [s for s in data["sessions"] if s["session_id"] == meta.session_id]
         assert row["lag_ms"] == 640 and row["worker"] == "w1@host" and row["stage_ms"] == {"transcribe": 250.0}
         assert row["last_seq"] == 3 and row["published_seq"] == 3 and row["last_chunk_age_s"] > 0
-        assert data["queues"] == {"interviews": 0, "interviews_final": 0}
+        assert data["queues"] == {"interviews": 0, "interviews_final": 0, "interviews_slow": 0}
         # a finished session leaves the index
         client.hset(state.Keys(meta.session_id).meta, "status", "complete")
         assert meta.session_id not in monitor.live_session_ids()
