@@ -7,6 +7,7 @@ The shared Redis on 6379 is never touched; MariaDB gets a database of the caller
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -222,9 +223,32 @@ class Deployment:
     workers: dict[str, tuple[Proc, int]] = field(default_factory=dict)
     balancer: Proc | None = None
     balancer_port: int = 0
+    api_token: str = ""
 
     def migrate(self) -> None:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=self.env, check=True)
+
+    def create_interviewer(self) -> str:
+        """An interviewer account and its REST token (made with manage.py, as an operator would); the token
+        is kept for :meth:`ws_ticket`."""
+        script = ("from django.contrib.auth import get_user_model; from django.contrib.auth.models import Group; "
+                  "from rest_framework.authtoken.models import Token; "
+                  "u = get_user_model().objects.create_user('ops-interviewer'); "
+                  "u.groups.add(Group.objects.get(name='interviewer')); print(Token.objects.create(user=u).key)")
+        result = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO, env=self.env,
+                                check=True, capture_output=True, text=True)
+        self.api_token = result.stdout.strip().splitlines()[-1]
+        return self.api_token
+
+    def ws_ticket(self, name: str | None = None) -> str:
+        """A fresh one-time WebSocket ticket (POST /api/ws-tickets/) through ``name`` or the balancer."""
+        request = urllib.request.Request(self.url(name) + "/api/ws-tickets/", data=b"", method="POST",
+                                         headers={"Authorization": f"Token {self.api_token}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return str(json.loads(response.read())["ticket"])
+
+    async def aws_ticket(self, name: str | None = None) -> str:
+        return await asyncio.to_thread(self.ws_ticket, name)
 
     def add_daphne(self, name: str) -> Proc:
         port = free_port()

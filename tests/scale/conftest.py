@@ -19,19 +19,18 @@ from scalestack import (
 
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deployment, RedisServer]]:
-    """Two daphne nodes behind HAProxy, two Celery workers, our own Redis, a MariaDB database.
-
-    DEBUG=1: the resume-through-a-ticket fix for DEBUG=0 belongs to another issue (see docs/operations.md).
-    """
+    """Two daphne nodes behind HAProxy, two Celery workers, our own Redis, a MariaDB database; DEBUG=0 as
+    deployed (an interviewer account, a fresh ticket per connect and resume, consent)."""
     require(haproxy=True)
     workdir = tmp_path_factory.mktemp("two-nodes")
     redis = RedisServer(workdir).start()
     db = f"{DB_PREFIX}_scale"
-    env = base_env(workdir, redis_url=f"{redis.url}/0", database_url=create_database(db), DEBUG="1",
-                   ALLOWED_HOSTS="interviews.example.com,127.0.0.1")
+    env = base_env(workdir, redis_url=f"{redis.url}/0", database_url=create_database(db), DEBUG="0",
+                   SECRET_KEY="two-nodes-" + "k" * 40, ALLOWED_HOSTS="interviews.example.com,127.0.0.1")
     deployment = Deployment(workdir, env)
     try:
         deployment.migrate()
+        deployment.create_interviewer()
         for name in ("daphne-a", "daphne-b"):
             deployment.add_daphne(name)
         for name in ("w1", "w2"):

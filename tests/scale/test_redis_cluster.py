@@ -5,16 +5,11 @@ DEBUG=0 with a WebSocket ticket. (Resume across nodes is tested in test_two_node
 from __future__ import annotations
 
 import asyncio
-import json
-import subprocess
-import sys
-import urllib.request
 from collections.abc import Iterator
 
 import pytest
 from scalestack import (
     DB_PREFIX,
-    REPO,
     Deployment,
     RedisServer,
     base_env,
@@ -46,7 +41,7 @@ def on_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deplo
     deployment = Deployment(workdir, env)
     try:
         deployment.migrate()
-        deployment.api_token = api_token(env)  # type: ignore[attr-defined]
+        deployment.create_interviewer()
         deployment.add_daphne("daphne")
         deployment.add_worker("w1")
         deployment.wait_ready("daphne")
@@ -56,22 +51,6 @@ def on_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Deplo
         for server in [*nodes, broker]:
             server.stop()
         drop_database(db)
-
-
-def api_token(env: dict[str, str]) -> str:
-    """A user and its REST token, made the way an operator would (manage.py)."""
-    script = ("from django.contrib.auth import get_user_model; from rest_framework.authtoken.models import Token; "
-              "u = get_user_model().objects.create_user('interviewer'); print(Token.objects.create(user=u).key)")
-    result = subprocess.run([sys.executable, "manage.py", "shell", "-c", script], cwd=REPO, env=env, check=True,
-                            capture_output=True, text=True)
-    return result.stdout.strip().splitlines()[-1]
-
-
-def ws_ticket(deployment: Deployment) -> str:
-    request = urllib.request.Request(deployment.url("daphne") + "/api/ws-tickets/", data=b"", method="POST",
-                                     headers={"Authorization": f"Token {deployment.api_token}"})  # type: ignore[attr-defined]
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.loads(response.read())["ticket"]
 
 
 def _commandstats(server: RedisServer, command: str) -> int:
@@ -85,7 +64,7 @@ def test_a_whole_session_runs_on_the_cluster(on_cluster, shared_data):
     deployment, nodes, broker = on_cluster
     entry = next(e for e in manifest("en") if e["path"] == "jfk.flac")
     audio, sr = load_audio_file(str(shared_data / "en" / entry["path"]))
-    params = {"language": "en", "ticket": ws_ticket(deployment), "consent": "1"}
+    params = {"language": "en", "ticket": deployment.ws_ticket("daphne"), "consent": "1"}
     log = asyncio.run(stream_audio(deployment.ws_url("daphne"), audio, sample_rate=sr, channels=audio.shape[1],
                                    params=params))
 

@@ -22,6 +22,7 @@ from analysis.audio.preprocess import load_audio_file
 from sessions.client import StreamLog, stream_audio
 
 pytestmark = [pytest.mark.scale, pytest.mark.integration, pytest.mark.models]
+PARAMS = {"language": "en", "consent": "1"}
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +34,10 @@ def runs(two_nodes, shared_data) -> dict[str, object]:
 
     async def both() -> list[StreamLog]:
         return await asyncio.gather(
-            stream_audio(deployment.ws_url("daphne-a"), audio[:, 0], sample_rate=sr, params={"language": "en"}),
-            stream_audio(deployment.ws_url(), audio[:, 0], sample_rate=sr, params={"language": "en"}, drop_at_s=15.0),
+            stream_audio(deployment.ws_url("daphne-a"), audio[:, 0], sample_rate=sr, params=PARAMS,
+                         get_ticket=deployment.aws_ticket),
+            stream_audio(deployment.ws_url(), audio[:, 0], sample_rate=sr, params=PARAMS, drop_at_s=15.0,
+                         get_ticket=deployment.aws_ticket),
         )
 
     clean, dropped = asyncio.run(both())
@@ -102,8 +105,9 @@ def test_metrics_after_a_session(runs, two_nodes):
     deployment, _ = two_nodes
 
     async def bad_frame() -> None:
-        async with websockets.connect(deployment.ws_url("daphne-b") + "?language=en&sample_rate=16000&channels=1",
-                                      origin="http://127.0.0.1") as ws:
+        ticket = await deployment.aws_ticket("daphne-b")
+        async with websockets.connect(deployment.ws_url("daphne-b") + "?language=en&sample_rate=16000&channels=1"
+                                      f"&consent=1&ticket={ticket}", origin="http://127.0.0.1") as ws:
             await ws.recv()  # connection_ack
             await ws.send("{not json")
             assert json.loads(await ws.recv())["code"] == "bad_json"
