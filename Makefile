@@ -8,7 +8,7 @@ PORT ?= 8000
 MODELS_DIR ?= .models
 export MODELS_DIR
 
-.PHONY: run test install models migrate static worker bench lint clean system-deps browser-deps
+.PHONY: run test install models migrate static worker bench bench-nodes lint clean system-deps browser-deps ops-deps
 
 # The laptop demo: DEBUG on unless the caller says otherwise (everything else defaults to production).
 run: install models migrate static ## install, migrate and start the service on the embedded defaults
@@ -35,6 +35,16 @@ browser-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium fonts-noto-cjk; fi
 
+# HAProxy (the load balancer of tests/scale), redis-server (own instances and a local Redis Cluster there) and
+# docker-compose (checks deploy/compose.yaml).
+ops-deps:
+	@missing=""; command -v haproxy >/dev/null || [ -x /usr/sbin/haproxy ] || missing="$$missing haproxy"; \
+	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq $$missing; fi
+
 $(VENV)/.installed: requirements.txt | system-deps
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade "pip>=24"
@@ -50,7 +60,10 @@ migrate: install
 worker: install models ## a production-shape worker (needs REDIS_URL)
 	$(VENV)/bin/celery -A celery_app worker -Q interviews,interviews_final,interviews_slow --concurrency=2 --loglevel=INFO
 
-test: install models browser-deps static
+bench-nodes: install models ops-deps ## sessions spread over two daphne nodes behind HAProxy and N workers
+	$(PY) -m bench.nodes
+
+test: install models browser-deps static ops-deps
 	$(PY) -m pytest
 
 bench: install models

@@ -28,6 +28,7 @@ def _warm_models(**_kwargs: object) -> None:
     from analysis.pipeline.worker_models import warm_up
 
     warm_up()
+    observability.models_ready()
 
 
 def gpu_pool_problem(*, device: str, pool: Any, concurrency: int) -> str | None:
@@ -51,3 +52,7 @@ def _check_gpu_layout(sender: Any = None, **_kwargs: object) -> None:
     )
     if problem:
         logger.warning(problem)
+
+
+# Log context, stage metrics and monitoring for every task (signal handlers; imported after ``app`` exists).
+from interview_project import observability  # noqa: E402

@@ -18,10 +18,12 @@ from celery_app import app
 logger = logging.getLogger(__name__)
 _lock = threading.Lock()
 _worker: celery_worker.WorkController | None = None
+_thread: threading.Thread | None = None
+_models = threading.Event()
 
 
 def start_embedded_worker() -> None:
-    global _worker
+    global _worker, _thread
     with _lock:
         if _worker is not None:
             return
@@ -41,7 +43,21 @@ def start_embedded_worker() -> None:
         )
         thread = threading.Thread(target=controller.start, name="embedded-celery-worker", daemon=True)
         thread.start()
-        _worker = controller
-        threading.Thread(target=warm_up, name="model-warm-up", daemon=True).start()
+        _worker, _thread = controller, thread
+        threading.Thread(target=_warm, name="model-warm-up", daemon=True).start()
         logger.info("embedded Celery worker started (in-memory broker)")
+
+
+def _warm() -> None:
+    warm_up()
+    _models.set()
+
+
+def worker_alive() -> bool:
+    """Whether the embedded worker thread runs (readiness of the embedded default)."""
+    return _thread is not None and _thread.is_alive()
+
+
+def models_loaded() -> bool:
+    return _models.is_set()
 

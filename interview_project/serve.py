@@ -14,6 +14,8 @@ from typing import Any
 
 from autobahn.websocket.compress import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
 
+from interview_project.logs import AccessLog
+
 
 def accept_deflate(offers: list[Any]) -> PerMessageDeflateOfferAccept | None:
     for offer in offers:
@@ -37,9 +39,20 @@ def enable_deflate() -> None:
     daphne.server.WebSocketFactory = DeflateWebSocketFactory
 
 
+def log_access_as_records() -> None:
+    """With LOG_FORMAT=json, daphne's access lines go through logging (JSON) instead of raw NCSA text."""
+    import daphne.cli
+
+    daphne.cli.AccessLogGenerator = AccessLog
+
+
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "interview_project.settings")
     enable_deflate()
+    from django.conf import settings
+
+    if settings.LOG_FORMAT == "json":
+        log_access_as_records()
     from daphne.cli import CommandLineInterface
 
     host = os.environ.get("HOST", "127.0.0.1")

@@ -47,6 +47,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: probes and scrapes answer whatever the Host header (load balancers and kubelets use IPs).
+    "interview_project.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # daphne serves no static files: WhiteNoise answers /static/ (admin, API docs, console) in every mode.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -148,6 +150,11 @@ USE_TZ = True
 REDIS_URL = env_str("REDIS_URL", "")
 EMBEDDED = not REDIS_URL
 """True when the service runs alone: in-process channel layer, Redis substitute and Celery worker."""
+REDIS_CLUSTER_URLS = env_list("REDIS_CLUSTER_URLS", [])
+"""Redis Cluster nodes (redis://host:port, a few masters suffice) for live state and the channel layer. The
+Celery broker stays on ``REDIS_URL``, a plain Redis: kombu does not speak the cluster protocol."""
+STATE_REDIS_CLUSTER = bool(REDIS_CLUSTER_URLS)
+STATE_REDIS_URL = REDIS_CLUSTER_URLS[0] if REDIS_CLUSTER_URLS else REDIS_URL
 
 if EMBEDDED:
     CHANNEL_LAYERS = {
@@ -155,18 +162,31 @@ if EMBEDDED:
     }
     CELERY_BROKER_URL = "memory://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {"polling_interval": 0.01}
+elif REDIS_CLUSTER_URLS:
+    # Redis Cluster (docs/operations.md): channels-redis' sharded configuration, one host per master. The
+    # pub/sub layer stores no keys (a channel or group is a PUBLISH channel on the shard its name hashes to),
+    # so no command ever meets a MOVED redirect; the core layer's keys would land in other nodes' slots.
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": url, "socket_timeout": None, "max_connections": 200}
+                                 for url in REDIS_CLUSTER_URLS]},
+        }
+    }
 else:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 closes idle sockets after 5 s unless socket_timeout is None (1011 closes).
-                "hosts": [{"address": REDIS_URL, "socket_timeout": None, "max_connections": 200}],
+                "hosts": [{"address": url, "socket_timeout": None, "max_connections": 200}
+                          for url in env_list("CHANNEL_REDIS_HOSTS", [REDIS_URL])],
                 "capacity": 1000,
                 "expiry": 60,
             },
         }
     }
+if not EMBEDDED:
     CELERY_BROKER_URL = REDIS_URL
     # A killed worker's unacked tasks come back after this many seconds.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
@@ -275,18 +295,31 @@ if REPORT_WEBHOOK_URL and not REPORT_WEBHOOK_SECRET:
 
 # --- Logging ----------------------------------------------------------------------------------------------
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOG_FORMAT = env_str("LOG_FORMAT", "plain" if DEBUG else "json")
+"""``json``: one JSON object per line with session_id, seq, task_id and stage (interview_project/logs.py)."""
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "filters": {"redact": {"()": "interview_project.redact.RedactFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s%(context)s: %(message)s"},
+        "json": {"()": "interview_project.logs.JsonFormatter"},
+    },
+    "filters": {
+        "redact": {"()": "interview_project.redact.RedactFilter"},
+        "context": {"()": "interview_project.logs.ContextFilter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact", "context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "celery": {"level": "WARNING"},
         "kombu": {"level": "ERROR"},
         "faster_whisper": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
+        "daphne.access": {"level": env_str("ACCESS_LOG_LEVEL", "INFO")},
+        # one handler for everything (Django's DEBUG-only console handler would print plain duplicates)
+        "django": {"handlers": [], "propagate": True},
         "django.channels.server": {"level": "WARNING"},
     },
 }
@@ -336,3 +369,22 @@ CELERY_IMPORTS = ["sessions.retention", "sessions.webhooks", "analysis.recording
 CELERY_BEAT_SCHEDULE = {
     "purge-expired-interviews": {"task": "interview.purge_expired", "schedule": env_int("RETENTION_PURGE_EVERY_S", 3600)},
 }
+
+# --- Operations (docs/operations.md) ----------------------------------------------------------------------
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+"""When set, /metrics wants ``Authorization: Bearer <token>``; /healthz and /readyz stay open."""
+WORKER_METRICS_PORT = env_int("WORKER_METRICS_PORT", 0)
+"""When set, each Celery worker serves its processes' metrics on this port (PROMETHEUS_MULTIPROC_DIR)."""
+READY_TIMEOUT_S = env_float("READY_TIMEOUT_S", 1.0)
+"""How long /readyz waits for each check (worker replies, broker connection)."""
+READY_QUEUES = env_list(
+    "READY_QUEUES", ["interviews", "interviews_final"] + (["interviews_slow"] if os.environ.get("OPENAI_API_KEY") else [])
+)
+"""Queues /readyz wants at least one worker on (drop interviews_final when FINAL_PASS=0); interviews_slow
+(the LLM judgement) only when an OPENAI_API_KEY makes that queue used."""
+SENTRY_DSN = env_str("SENTRY_DSN", "")
+if SENTRY_DSN:
+    from interview_project.logs import sentry_init
+
+    sentry_init(SENTRY_DSN, environment=env_str("SENTRY_ENVIRONMENT", "production"),
+                traces_sample_rate=env_float("SENTRY_TRACES_SAMPLE_RATE", 0.0))

@@ -5,7 +5,16 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from interview_project import health
+from sessions import monitor_views
+
 urlpatterns = [
+    # probes: answered first by health.ProbeMiddleware (any Host); routed here too for reverse() and tests
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("metrics", health.metrics_view, name="metrics"),
+    path("ops/live/", monitor_views.live_page, name="ops-live"),
+    path("ops/live.json", monitor_views.live_json, name="ops-live-json"),
     path("admin/", admin.site.urls),
     path("accounts/", include("sessions.access.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

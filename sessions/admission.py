@@ -30,9 +30,10 @@ from sessions.protocol import ErrorCode, ProtocolError
 
 logger = logging.getLogger(__name__)
 
-SLOTS = f"{state.PREFIX}:live_slots"  # zset: session id (or a reservation token) -> last activity (epoch s)
-WAITING = f"{state.PREFIX}:live_waiting"  # zset: waiter token -> first wait time; members refresh WAITING_SEEN
-WAITING_SEEN = f"{state.PREFIX}:live_waiting_seen"  # zset: waiter token -> last poll (stale waiters leave)
+# One hash tag for the three: their WATCH/MULTI transactions stay in one slot on a Redis Cluster.
+SLOTS = f"{state.PREFIX}:{{admission}}:live_slots"  # zset: session id (or a reservation token) -> last activity (epoch s)
+WAITING = f"{state.PREFIX}:{{admission}}:live_waiting"  # zset: waiter token -> first wait time; members refresh WAITING_SEEN
+WAITING_SEEN = f"{state.PREFIX}:{{admission}}:live_waiting_seen"  # zset: waiter token -> last poll (stale waiters leave)
 POLL_S = 1.0
 
 

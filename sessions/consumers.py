@@ -17,7 +17,8 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from analysis.tasks import enqueue_chunk
-from sessions import admission, events, limits, security, services
+from interview_project import logs, metrics
+from sessions import admission, events, limits, monitor, security, services
 from sessions.protocol import (
     PROTOCOL_VERSION,
     AudioChunk,
@@ -99,6 +100,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
     async def _joined(self) -> None:
         assert self.meta is not None and self.params is not None
         await self.channel_layer.group_add(events.group_name(self.meta.session_id), self.channel_name)
+        await self._opened(resumed=bool(self.params.resume_token))
         await self.send_json(self._ack())
         if self.params.resume_token:
             for event in await services.undelivered_events(
@@ -114,6 +116,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
             await services.session_touch(session_id=self.meta.session_id)
             if self.meta.status == "live":
                 await self._refresh_slot(force=True)
+            await self._closed(code)
 
     async def _refresh_slot(self, *, force: bool = False) -> None:
         """Keep counting this session among its owner's live ones (sessions.limits), at most once a minute."""
@@ -122,6 +125,29 @@ class InterviewConsumer(AsyncWebsocketConsumer):
         if force or now - self.slot_refreshed >= limits.SESSION_SLOT_REFRESH_S:
             self.slot_refreshed = now
             await limits.session_slot_refresh(user_id=self.meta.owner_id, session_id=self.meta.session_id, now=now)
+
+    # --- observability: log context, metrics, the monitoring record (ids and numbers only) ------------------------
+    async def _opened(self, *, resumed: bool) -> None:
+        assert self.meta is not None
+        logs.bind(session_id=self.meta.session_id, node=monitor.node_name())
+        metrics.ws_connected(resumed=resumed)
+        self._counted = True
+        logger.info("websocket %s", "resumed" if resumed else "opened", extra={"resumed": resumed})
+        try:
+            await monitor.socket_opened(session_id=self.meta.session_id, resumed=resumed)
+        except Exception as exc:  # monitoring never breaks a session
+            logger.warning("monitoring update failed: %s", type(exc).__name__)
+
+    async def _closed(self, code: int | None) -> None:
+        if not getattr(self, "_counted", False) or self.meta is None:
+            return
+        self._counted = False
+        metrics.ws_closed(code)
+        logger.info("websocket closed", extra={"close_code": code})
+        try:
+            await monitor.socket_closed(session_id=self.meta.session_id, code=code)
+        except Exception as exc:
+            logger.warning("monitoring update failed: %s", type(exc).__name__)
 
     def _ack(self) -> dict[str, Any]:
         assert self.meta is not None
@@ -175,7 +201,9 @@ class InterviewConsumer(AsyncWebsocketConsumer):
     async def _dispatch(self, message: Any) -> None:
         assert self.meta is not None
         if isinstance(message, AudioChunk):
+            logs.bind(seq=message.seq)
             await services.chunk_accept(meta=self.meta, chunk=message, now=time.time())
+            metrics.chunk_accepted(audio_s=len(message.pcm) / (2 * self.meta.channels * self.meta.sample_rate))
             if time.monotonic() - self._slot_touched > SLOT_TOUCH_S:
                 self._slot_touched = time.monotonic()
                 await admission.slot_touch(session_id=self.meta.session_id)
@@ -199,6 +227,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
             await self.send_json({"type": "pong", "ts": message.ts})
 
     async def _error(self, error: ProtocolError) -> None:
+        metrics.error_sent(error.code)
         payload: dict[str, Any] = {"type": "error_message", "code": error.code, "message": error.message, "fatal": error.fatal}
         if error.seq is not None:
             payload["seq"] = error.seq

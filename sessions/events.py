@@ -13,6 +13,8 @@ from typing import Any, Literal, NotRequired, Protocol, TypedDict
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
+from interview_project import observability
+
 logger = logging.getLogger(__name__)
 
 
@@ -264,6 +266,7 @@ def publish(session_id: str, event: Event) -> None:
         return
     message = _message(event)
     group = group_name(session_id)
+    observability.event_published(session_id, dict(event))
     loop = _server_loop
     if loop is not None and loop.is_running():
         try:

@@ -39,7 +39,7 @@ SESSION_SLOT_REFRESH_S = 60.0
 
 
 def evaluation_key(session_id: str) -> str:
-    return f"{state.PREFIX}:{session_id}:eval_pending"
+    return state.session_key(session_id, "eval_pending")  # in the session's slot, erased with it
 
 
 def live_sessions_key(user_id: int) -> str:
@@ -47,7 +47,7 @@ def live_sessions_key(user_id: int) -> str:
 
 
 def speed_window_key(session_id: str) -> str:
-    return f"{state.PREFIX}:{session_id}:speed"
+    return state.session_key(session_id, "speed")
 
 
 # --- text frames: a token bucket per socket ---------------------------------------------------------------

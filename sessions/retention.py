@@ -71,9 +71,9 @@ def _erase_files(interview: Interview) -> int:
 def _erase_live_state(session_id: str) -> int:
     """Every Redis key of the session: the named ones, the resume token, and stage locks."""
     client = state.sync_client()
-    before = sum(1 for _ in client.scan_iter(match=f"{state.PREFIX}:{session_id}:*", count=500))
+    before = sum(1 for _ in client.scan_iter(match=state.session_glob(session_id), count=500))
     state.delete_session(session_id)
-    leftovers = list(client.scan_iter(match=f"{state.PREFIX}:{session_id}:*", count=500))
+    leftovers = list(client.scan_iter(match=state.session_glob(session_id), count=500))
     if leftovers:
         client.delete(*leftovers)
     return before

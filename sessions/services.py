@@ -83,8 +83,10 @@ async def interview_start(*, params: ConnectParams, owner_id: int | None) -> Ses
     async with client.pipeline(transaction=True) as pipe:
         pipe.hset(keys.meta, mapping=meta.to_redis())
         pipe.expire(keys.meta, state.ttl())
-        pipe.set(resume_key(meta.resume_token), meta.session_id, ex=state.ttl())
         await pipe.execute()
+    # The token's key has its own hash slot on a Redis Cluster, so it is written after the session's keys
+    # (the client sees the token only in the ack, once both exist).
+    await client.set(resume_key(meta.resume_token), meta.session_id, ex=state.ttl())
     logger.info("interview %s started (%s, %d Hz, %d ch)", meta.session_id, meta.language, meta.sample_rate, meta.channels)
     return meta
 

@@ -14,16 +14,31 @@ import weakref
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from typing import Any, NotRequired, TypedDict
+from urllib.parse import urlsplit
 
 import redis
 import redis.asyncio as aioredis
+import redis.asyncio.cluster
+import redis.cluster
 from django.conf import settings
 
 PREFIX = "iv"
 
 
 def _key(session_id: str, name: str) -> str:
-    return f"{PREFIX}:{session_id}:{name}"
+    # The braces are a Redis Cluster hash tag: every key of one session lives in one slot, so its
+    # transactions, pipelines and multi-key commands work on a cluster as on one server.
+    return f"{PREFIX}:{{{session_id}}}:{name}"
+
+
+def session_key(session_id: str, name: str) -> str:
+    """A further key of the session (monitoring, ...), in the session's slot."""
+    return _key(session_id, name)
+
+
+def session_glob(session_id: str) -> str:
+    """SCAN pattern matching every key of the session (braces are literal in Redis glob patterns)."""
+    return _key(session_id, "*")
 
 
 class Keys:
@@ -175,13 +190,32 @@ def _fake_server() -> Any:
     return fakeredis.FakeServer()
 
 
+class _SessionCluster(redis.RedisCluster):
+    """A cluster client whose ``pipeline()`` is a MULTI/EXEC transaction by default, as on one Redis server.
+
+    The code relies on that default for atomic stage steps; a session's keys share one slot, so it holds.
+    Pipelines that touch several sessions or global keys say ``transaction=False``.
+    """
+
+    def pipeline(self, transaction: Any = True, shard_hint: Any = None) -> Any:
+        return super().pipeline(transaction=transaction, shard_hint=shard_hint)
+
+
+class _AsyncSessionCluster(aioredis.RedisCluster):
+    def pipeline(self, transaction: Any = True, shard_hint: Any = None) -> Any:
+        return super().pipeline(transaction=transaction, shard_hint=shard_hint)
+
+
 @lru_cache(maxsize=1)
 def sync_client() -> redis.Redis:
     if settings.EMBEDDED:
         import fakeredis
 
         return fakeredis.FakeRedis(server=_fake_server())
-    return redis.Redis.from_url(settings.REDIS_URL, socket_timeout=30, health_check_interval=30)
+    if settings.STATE_REDIS_CLUSTER:
+        return _SessionCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
+                                  socket_timeout=30, health_check_interval=30)
+    return redis.Redis.from_url(settings.STATE_REDIS_URL, socket_timeout=30, health_check_interval=30)
 
 
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
@@ -197,9 +231,25 @@ def async_client() -> aioredis.Redis:
 
             client = fakeredis.FakeAsyncRedis(server=_fake_server())
         else:
-            client = aioredis.Redis.from_url(settings.REDIS_URL, socket_timeout=None, max_connections=200)
+            client = _async_from_url(settings.STATE_REDIS_URL)
         _async_clients[loop] = client
     return client
+
+
+def _cluster_nodes() -> list[tuple[str, int]]:
+    """(host, port) of every configured cluster node: any one that answers gives the client the topology."""
+    nodes = []
+    for url in settings.REDIS_CLUSTER_URLS:
+        parsed = urlsplit(url)
+        nodes.append((parsed.hostname or "127.0.0.1", parsed.port or 6379))
+    return nodes
+
+
+def _async_from_url(url: str) -> Any:
+    if settings.STATE_REDIS_CLUSTER:
+        return _AsyncSessionCluster(startup_nodes=[aioredis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
+                                     socket_timeout=None, max_connections=200)
+    return aioredis.Redis.from_url(url, socket_timeout=None, max_connections=200)
 
 
 def ttl() -> int:
@@ -288,6 +338,6 @@ def expire_completed(session_id: str, *, keep_s: int = 600) -> None:
     pipe.delete(keys.raw, keys.recv, keys.pcm, keys.pcm_channels, keys.stt, keys.result, keys.stage_state, keys.hints)
     pipe.expire(keys.cursor, keep_s)
     pipe.expire(keys.meta, keep_s)
-    if meta is not None:
-        pipe.expire(resume_key(meta.resume_token), keep_s)
     pipe.execute()
+    if meta is not None:  # the token's key has its own slot on a cluster: outside the session's transaction
+        client.expire(resume_key(meta.resume_token), keep_s)

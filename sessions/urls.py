@@ -5,7 +5,6 @@ from django.urls import path
 from sessions import console, views
 
 urlpatterns = [
-    path("healthz", views.healthz, name="healthz"),
     path("favicon.ico", views.favicon, name="favicon"),
     # the browser console (docs/console.md)
     path("", console.start, name="console-start"),

@@ -1,10 +1,8 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 
-
-def healthz(request: HttpRequest) -> JsonResponse:
-    return JsonResponse({"status": "ok"})
+# The probes (/healthz, /readyz, /metrics) live in interview_project.health.
 
 
 def favicon(request: HttpRequest) -> HttpResponse:

@@ -21,6 +21,7 @@ from analysis.pipeline.runner import StageRun
 from analysis.pipeline.worker_models import transcriber
 from analysis.stt.hotwords import hotword_prompt
 from analysis.stt.engine import StreamState
+from interview_project import metrics
 from sessions import state
 from sessions.state import ChunkResult, Keys
 
@@ -106,6 +107,7 @@ def work(run: StageRun) -> None:
         result = transcriber().step(
             cursor.stream, audio, final=flush, allow_partial=s == run.last and overload.partials, load=overload.load
         )
+        metrics.stt_suppressed(result.suppressed)
         timings = {k: round(v, 1) for k, v in result.timings_ms.items()}
         timings["stt_step"] = round((time.perf_counter() - started) * 1000, 1)
         cursor.stream = result.state

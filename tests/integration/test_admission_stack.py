@@ -17,7 +17,7 @@ pytestmark = [pytest.mark.integration]
 
 IT_CAPACITY = int(os.environ.get("IT_CAPACITY", "12"))  # as tests/integration/conftest.py gives the stack
 
-SLOTS = "iv:live_slots"
+SLOTS = "iv:{admission}:live_slots"  # sessions.admission.SLOTS
 
 
 async def _open(url: str) -> tuple[object, dict]:

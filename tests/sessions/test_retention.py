@@ -62,7 +62,7 @@ def _leftovers(interview_id: str, meta: SessionMeta, media: Path) -> dict[str, A
         "rows": [m.__name__ for m, f in [(Interview, "pk"), (Segment, "interview_id"), (Note, "interview_id"),
                  (AnswerAnalysis, "interview_id"), (InterviewReport, "interview_id")]
                  if m.objects.filter(**{f: interview_id}).exists()],
-        "keys": list(client.scan_iter(match=f"{state.PREFIX}:{interview_id}:*")) + (
+        "keys": list(client.scan_iter(match=state.session_glob(str(interview_id)))) + (
             [b"resume"] if client.exists(resume_key(meta.resume_token)) else []),
         "files": [p.name for p in media.rglob("*") if p.is_file() and p.name.startswith(interview_id)],
     }  # fmt: skip
