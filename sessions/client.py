@@ -76,6 +76,9 @@ async def stream_audio(
     timeout_s: float = 300.0,
     compression: str | None = "deflate",
     get_ticket: Callable[[], Awaitable[str]] | None = None,
+    connect_params: Callable[[], dict[str, str]] | None = None,
+    auto_resume: bool = False,
+    on_chunk: Callable[[int], Awaitable[None]] | None = None,
 ) -> StreamLog:
     """Stream ``audio`` (float32, shape (n,) or (n, channels)) and return everything received.
 
@@ -83,6 +86,9 @@ async def stream_audio(
     the socket abruptly at that point and resumes with the token, resending unacknowledged chunks.
     ``get_ticket`` (outside DEBUG) returns a fresh one-time ticket (``POST /api/ws-tickets/``) for each
     connect and resume.
+    ``connect_params`` adds query parameters to every connect (a fresh one-time ``ticket`` in production);
+    ``auto_resume`` resumes whenever the server closes the socket before ``session_complete``; ``on_chunk`` is
+    awaited after each chunk is sent (fault injection in the reliability tests).
     """
     query = {"sample_rate": str(sample_rate), "channels": str(channels), **(params or {})}
     log = StreamLog()
@@ -110,8 +116,9 @@ async def stream_audio(
     async def connect(extra: dict[str, str]) -> Any:
         if get_ticket is not None:
             extra = {**extra, "ticket": await get_ticket()}
+        fresh = connect_params() if connect_params is not None else {}
         ws = await websockets.connect(
-            f"{url}?{urlencode({**query, **extra})}",
+            f"{url}?{urlencode({**query, **fresh, **extra})}",
             origin=origin,
             compression=compression,
             max_size=2**24,
@@ -121,6 +128,22 @@ async def stream_audio(
         if ack.get("type") != "connection_ack":
             raise RuntimeError(f"expected connection_ack, got {ack}")
         return ws, ack
+
+    async def resume() -> tuple[Any, int]:
+        nonlocal read_task
+        read_task.cancel()
+        for attempt in range(60):  # the server may be restarting
+            try:
+                have = [e["seq"] for e in log.of_type("audio_processed")]
+                ws, ack = await connect({"resume": log.ack["resume_token"], "delivered": str(max(have, default=-1))})
+                break
+            except (OSError, websockets.WebSocketException, RuntimeError):
+                await asyncio.sleep(0.5)
+        else:
+            raise RuntimeError("could not resume the session")
+        log.resumes += 1
+        read_task = asyncio.create_task(reader(ws))
+        return ws, ack["last_seq"] + 1
 
     ws, log.ack = await connect({})
     read_task = asyncio.create_task(reader(ws))
@@ -143,13 +166,38 @@ async def stream_audio(
                 next_seq = ack["last_seq"] + 1
                 continue
             chunk = chunks[seq]
-            await ws.send(binary_frame(seq, pcm16(chunk.reshape(-1))))
+            try:
+                await ws.send(binary_frame(seq, pcm16(chunk.reshape(-1))))
+            except websockets.ConnectionClosed:
+                if not auto_resume:
+                    raise
+                ws, next_seq = await resume()
+                continue
             log.sent_at[seq] = time.monotonic()
             log.chunk_end_s[seq] = (seq * frames_per_chunk + len(chunk)) / sample_rate
             next_seq += 1
-        await ws.send(json.dumps({"type": "session_end"}))
+            if on_chunk is not None:
+                await on_chunk(seq)
+        while True:
+            try:
+                await ws.send(json.dumps({"type": "session_end"}))
+                break
+            except websockets.ConnectionClosed:
+                if not auto_resume:
+                    raise
+                ws, _ = await resume()
         log.end_sent_at = time.monotonic()
-        await asyncio.wait_for(done.wait(), timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while auto_resume and not done.is_set():  # a socket closed while finalising: resume to hear the end
+            if read_task.done():
+                ws, _ = await resume()
+            if time.monotonic() > deadline:
+                raise TimeoutError("no session_complete")
+            try:
+                await asyncio.wait_for(asyncio.shield(done.wait()), timeout=0.5)
+            except TimeoutError:
+                pass
+        await asyncio.wait_for(done.wait(), timeout=max(0.1, deadline - time.monotonic()))
         await asyncio.wait_for(read_task, timeout=10)
         log.close_code = ws.close_code
     finally:

@@ -40,6 +40,9 @@ class ErrorCode:
     UNKNOWN_SESSION = "unknown_session"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
+    SUPERSEDED = "superseded"
+    HEARTBEAT_TIMEOUT = "heartbeat_timeout"
+    STATE_LOST = "state_lost"
     PROCESSING_FAILED = "processing_failed"
     SERVER_BUSY = "server_busy"
     RATE_LIMITED = "rate_limited"
@@ -58,6 +61,7 @@ class CloseCode:
     UNAUTHORIZED = 4401
     FORBIDDEN = 4403
     UNKNOWN_SESSION = 4404
+    HEARTBEAT_TIMEOUT = 4408
     SUPERSEDED = 4409
     SERVER_BUSY = 4503
     TOO_MANY_SESSIONS = 4429
@@ -84,6 +88,7 @@ class ConnectParams:
     consent: bool
     analysis_affect: bool | None
     queue: bool = False  # wait for a live slot instead of being refused with server_busy
+    delivered: int | None = None  # on resume: the highest audio_processed seq the client already has
 
 
 @dataclass(frozen=True)
@@ -163,7 +168,17 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         consent=_bool(query.get("consent", "0")),
         analysis_affect=None if affect is None else _bool(affect),
         queue=_bool(query.get("queue", "0")),
+        delivered=_optional_seq(query.get("delivered")),
     )
+
+
+def _optional_seq(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return max(-1, int(raw))
+    except ValueError:
+        raise ProtocolError(ErrorCode.BAD_PARAMETERS, "delivered must be an integer", fatal=True) from None
 
 
 def max_chunk_bytes(*, sample_rate: int, channels: int, max_chunk_ms: int) -> int:

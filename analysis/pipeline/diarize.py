@@ -10,6 +10,8 @@ import logging
 import time
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from analysis.diarization.live import LabeledSegment, LiveDiarizer, SegmentIn
 from analysis.pipeline.audio import audio_between
 from analysis.pipeline.runner import StageRun
@@ -58,6 +60,8 @@ def work(run: StageRun) -> None:
         started = time.perf_counter()
         try:
             labelled = _label(meta, diarizer, raw)
+        except SoftTimeLimitExceeded:
+            raise
         except Exception:  # never lose transcript to a diarization failure
             logger.exception("diarization failed for %s seq %d; segments stored without speaker", session_id, s)
             labelled = [LabeledSegment(r["start"], r["end"], r["text"], r["words"], "", "unknown", 0.0) for r in raw]
