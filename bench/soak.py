@@ -1,8 +1,8 @@
 """Soak: one long session (a recording looped) through the production shape; is memory flat with length?
 
-Run:  .venv/bin/python bench/soak.py --minutes 120 --speed 1           (the 2-hour soak of issue 11)
-      .venv/bin/python bench/soak.py --minutes 5 --speed 2 --every 20  (a quick look)
-      .venv/bin/python bench/soak.py --finalize-only 2                 (finalize's WAV write for 2 h of audio)
+Run:  .venv/bin/python -m bench.soak --minutes 120 --speed 1           (the 2-hour soak of issue 11)
+      .venv/bin/python -m bench.soak --minutes 5 --speed 2 --every 20  (a quick look)
+      .venv/bin/python -m bench.soak --finalize-only 2                 (finalize's WAV write for 2 h of audio)
 
 Stream mode spawns its own redis-server (free port, no persistence), daphne and a solo Celery worker
 (FINAL_PASS=0, temp SQLite, temp MEDIA_ROOT), streams ``--file`` (default the English mock interview) looped
@@ -30,19 +30,18 @@ import os
 import resource
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "interview_project.settings")
+from bench.common import shared_data_dir
+from bench.harness import _tree, cpu_seconds, free_port, peak_rss_mb
 
-from bench.common import shared_data_dir  # noqa: E402
-from bench.stream import _tree, cpu_seconds, free_port, peak_rss_mb  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "interview_project.settings")
 
 
 def rss_mb(pids: list[int]) -> float:
@@ -102,10 +101,8 @@ def finalize_only(hours: float, path: Path) -> None:
 
 
 # --- stream mode -----------------------------------------------------------------------------------------------
-async def soak(args: argparse.Namespace) -> None:
+def soak(args: argparse.Namespace) -> None:
     import redis
-
-    from sessions.client import stream_audio
 
     workdir = Path(tempfile.mkdtemp(prefix="soak-"))
     redis_port, port = free_port(), free_port()
@@ -136,11 +133,27 @@ async def soak(args: argparse.Namespace) -> None:
                     break
             except OSError:
                 time.sleep(0.5)
+        asyncio.run(stream(args, workdir, port, daphne, worker, client))
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in reversed(procs):
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def stream(args: argparse.Namespace, workdir: Path, port: int, daphne: int, worker: int, client: Any) -> None:
+    from sessions.client import stream_audio
+
+    if True:
         audio = load(args.file)
         total = int(args.minutes * 60 * 16000)
         looped = np.resize(audio, total)
         print(f"soak: {args.minutes:.0f} min of {args.file.name} looped at {args.speed:g}x; pids daphne {daphne}, "
-              f"worker {worker}; redis :{redis_port}", flush=True)
+              f"worker {worker}", flush=True)
         print("t_s  audio_s  answered  redis_session_kb  redis_used_mb  daphne_rss_mb  worker_rss_mb  recording_mb")
         state: dict[str, object] = {"sid": None, "answered": -1, "sent": 0}
 
@@ -198,15 +211,6 @@ async def soak(args: argparse.Namespace) -> None:
         complete = log.complete or {}
         print(f"stored duration {complete.get('duration_s')} s for {len(looped) / 16000:.1f} s sent; "
               f"{len(complete.get('segments', []))} segments")
-    finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in reversed(procs):
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def main() -> None:
@@ -221,7 +225,7 @@ def main() -> None:
     if args.finalize_only:
         finalize_only(args.finalize_only, args.file)
     else:
-        asyncio.run(soak(args))
+        soak(args)
 
 
 if __name__ == "__main__":
