@@ -118,9 +118,12 @@ class Recording:
         return out
 
     def entry(self, seq: int) -> ChunkEntry:
-        with open(self.index_path, "rb") as index:
-            index.seek(seq * RECORD.size)
-            raw = index.read(RECORD.size)
+        try:
+            with open(self.index_path, "rb") as index:
+                index.seek(seq * RECORD.size)
+                raw = index.read(RECORD.size)
+        except FileNotFoundError:
+            raw = b""
         if len(raw) != RECORD.size:
             raise RecordingGap(f"chunk {seq} of {self.session_id} is not in the recording")
         entry = ChunkEntry(*RECORD.unpack(raw))

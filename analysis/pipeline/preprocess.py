@@ -21,6 +21,8 @@ def chunk_preprocess(session_id: str, seq: int) -> None:
     meta = state.load_meta(session_id)
     if meta is None:
         return  # session expired or erased
+    if seq > meta.last_seq:
+        return  # not accepted (the virtual chunk past the end that flushes the transcript has no audio)
     raw, previous, recv = client.hmget(keys.raw, [seq, seq - 1]) + [client.hget(keys.recv, seq)]
     if raw is None or recv is None or (seq > 0 and previous is None):
         # The durable recording has every accepted chunk (Redis holds raw audio only for sessions accepted

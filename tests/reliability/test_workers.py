@@ -45,7 +45,7 @@ def test_a_held_lock_is_renewed_and_a_dead_owners_lock_expires(monkeypatch):
 
 def test_finalize_is_retried_through_a_database_outage():
     calls = mock.Mock(side_effect=[OperationalError("gone"), OperationalError("gone"), None])
-    with mock.patch.object(tasks.pipeline, "session_finalize", calls):
+    with mock.patch.object(tasks, "session_finalize", calls):
         result = tasks.finalize.apply(args=["00000000-0000-0000-0000-000000000000"])
     assert result.successful() and calls.call_count == 3
 
