@@ -57,5 +57,6 @@ def _trim_window(pipe: Any, meta: SessionMeta, published: int) -> None:
     pipe.hdel(keys.pcm_channels, old)
     pipe.hdel(keys.recv, old)
     pipe.hdel(keys.raw, old)
-    if old <= meta.delivered_seq:
+    delivered = state.sync_client().hget(keys.meta, "delivered_seq")  # fresh: the consumer moves it meanwhile
+    if delivered is not None and old <= int(delivered):
         pipe.hdel(keys.result, old)

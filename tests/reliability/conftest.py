@@ -182,8 +182,9 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True)
         ids = stack.manage(
-            "from django.contrib.auth.models import User; from rest_framework.authtoken.models import Token; "
-            "u = User.objects.create_user('reliability'); print(u.pk, Token.objects.create(user=u).key)"
+            "from django.contrib.auth.models import Group, User; from rest_framework.authtoken.models import Token; "
+            "u = User.objects.create_user('reliability'); u.groups.add(Group.objects.get(name='interviewer')); "
+            "print(u.pk, Token.objects.create(user=u).key)"
         ).split()
         stack.user_id, stack.api_token = int(ids[-2]), ids[-1]
         stack.processes["daphne"] = subprocess.Popen(

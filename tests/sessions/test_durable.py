@@ -50,8 +50,8 @@ def _production(settings, tmp_path):
 
 
 @pytest.fixture
-def owner(django_user_model: Any) -> Any:
-    return django_user_model.objects.create_user("owner")
+def owner(django_user_model: Any, grant: Any) -> Any:
+    return grant(django_user_model.objects.create_user("owner"), "interviewer")
 
 
 @pytest.fixture
@@ -126,9 +126,11 @@ async def assert_complete_like_reference(session_id: str, complete: dict[str, An
     assert interview.last_seq == len(pieces) - 1
 
 
-async def test_resume_in_production_needs_no_second_consent_and_only_the_owner(owner, pieces, django_user_model):
+async def test_resume_in_production_needs_no_second_consent_and_only_the_owner(owner, pieces, django_user_model, grant):
+    from asgiref.sync import sync_to_async
+
     expected = await reference(owner, pieces)
-    other = await django_user_model.objects.acreate(username="other")
+    other = await sync_to_async(grant)(await django_user_model.objects.acreate(username="other"), "interviewer")
     communicator, ack = await open_socket(f"language=en&consent=1&ticket={await ticket(owner)}")
     events: list[dict[str, Any]] = []
     half = len(pieces) // 2
@@ -290,8 +292,12 @@ async def test_redis_keeps_a_bounded_window_and_the_transcript_is_unchanged(owne
     await wait_processed(communicator, len(pieces) - 1, events)
     keys = state.Keys(session_id)
     client = state.sync_client()
-    held = {name: client.hlen(key) for name, key in [("pcm", keys.pcm), ("recv", keys.recv), ("result", keys.result)]}
+    held = {name: client.hlen(key) for name, key in [("recv", keys.recv), ("result", keys.result)]}
     assert max(held.values()) <= 6, held  # of 44 chunks
+    # audio: the window, plus the transcriber's uncommitted buffer (re-read from the recording when needed)
+    first_seq = json.loads(client.get(keys.stt))["first_seq"]
+    kept = sorted(int(s) for s in client.hkeys(keys.pcm))
+    assert all(s >= min(first_seq, len(pieces) - 6) for s in kept), (first_seq, kept)
     await communicator.send_json_to({"type": "session_end"})
     complete = await collect_until(communicator, "session_complete", events)
     assert answered(events) == list(range(len(pieces)))
