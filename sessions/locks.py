@@ -51,9 +51,11 @@ class _Renewer:
                 self.thread.start()
         self.wake.set()  # re-read the interval now (a lock with a short TTL must not wait for a long sleep)
 
-    def remove(self, name: str) -> None:
+    def remove(self, name: str, token: str) -> None:
+        """Forget lock ``name`` only if it is still this ``token``'s (the name may be held again meanwhile)."""
         with self.guard:
-            self.held.pop(name, None)
+            if self.held.get(name, ("", 0.0))[0] == token:
+                del self.held[name]
 
     def _run(self) -> None:
         while True:
@@ -67,8 +69,11 @@ class _Renewer:
             for name, (token, ttl_s) in items:
                 try:
                     if not extend(name, token, ttl_s):
-                        logger.warning("lock %s was lost before its owner finished", name)
-                        self.remove(name)
+                        with self.guard:
+                            current = self.held.get(name, ("", 0.0))[0] == token
+                        if current:  # not merely released (and maybe re-taken) since the snapshot
+                            logger.warning("lock %s was lost before its owner finished", name)
+                            self.remove(name, token)
                 except redis.RedisError:
                     logger.warning("could not renew lock %s; will try again", name)
 
@@ -126,7 +131,7 @@ def held(name: str, *, wait_s: float = 0.0, ttl_s: float = LOCK_TTL_S) -> Iterat
     try:
         yield token
     finally:
-        _renewer.remove(name)
+        _renewer.remove(name, token)
         try:
             if not release(name, token):
                 logger.warning("lock %s expired or changed hands before release", name)
