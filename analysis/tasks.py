@@ -88,17 +88,18 @@ def enqueue_final_pass(session_id: str) -> None:
 
 
 @shared_task(bind=True, name="interview.finalize",
-             **{**COMMON, "autoretry_for": (), "soft_time_limit": 600, "time_limit": 900})
+             **{**COMMON, "autoretry_for": (), "max_retries": None, "soft_time_limit": 600, "time_limit": 900})
 def finalize(self: Any, session_id: str) -> None:
     """Single-flight per session (a lock renewed while it runs); a database or Redis outage at the end of a
     session is retried until it is over (capped backoff, no retry limit): an interview is never dropped."""
     try:
         session_finalize(session_id, enqueue_final_pass=enqueue_final_pass)
     except StageBusy as exc:
-        raise self.retry(exc=exc, countdown=1.0 if self.request.retries > 20 else 0.2, max_retries=None) from exc
+        # (max_retries=None here would mean "the task's default"; the task itself has no limit)
+        raise self.retry(exc=exc, countdown=1.0 if self.request.retries > 20 else 0.2) from exc
     except TRANSIENT as exc:
         logger.warning("finalising %s waits for the database/Redis (%s); retrying", session_id, type(exc).__name__)
-        raise self.retry(exc=exc, countdown=min(30.0, 0.5 * 2 ** min(self.request.retries, 6)), max_retries=None) from exc
+        raise self.retry(exc=exc, countdown=min(30.0, 0.5 * 2 ** min(self.request.retries, 6))) from exc
     except SoftTimeLimitExceeded:
         logger.error("finalising %s ran out of time", session_id)
         raise
