@@ -15,13 +15,14 @@ from celery.exceptions import SoftTimeLimitExceeded
 from django.db import OperationalError
 
 from analysis.pipeline.final_pass import final_pass
+from analysis.pipeline.final_pass import final_pass_failed as final_pass_failed_record
 from analysis.pipeline.finalize import session_finalize
 from analysis.pipeline.runner import StageBusy
 from analysis.pipeline.score import session_evaluate
 from analysis.pipeline.stages import STAGES, Stage
 from analysis import judge_service
-from sessions import events, services
-from sessions import limits
+from sessions import events, lifecycle, limits, locks, services
+from sessions.state import Keys
 from sessions.webhooks import report_ready_notify
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,9 @@ def _stage_task(stage: Stage) -> Any:
         try:
             stage.run(session_id, seq)
         except StageBusy as exc:
-            raise self.retry(exc=exc, countdown=0.05, max_retries=200) from exc
+            # Quick retries while another worker holds the stage; slower ones if its holder died, until the
+            # lock expires (locks.LOCK_TTL_S) and this task takes over.
+            raise self.retry(exc=exc, countdown=0.05 if self.request.retries < 40 else 0.5, max_retries=200) from exc
 
     return task
 
@@ -65,24 +68,62 @@ STAGE_TASKS: dict[str, Any] = {stage.name: _stage_task(stage) for stage in STAGE
 
 @shared_task(name="interview.final_pass", **{**COMMON, "soft_time_limit": 1800, "time_limit": 2000})
 def final_pass_task(session_id: str) -> None:
-    final_pass(session_id)
+    """Single-flight per session: a duplicate (redelivery, a second admin click) while one runs does nothing."""
+    try:
+        with locks.held(Keys(session_id).lock("final_pass")):
+            final_pass(session_id)
+    except locks.LockBusy:
+        logger.info("final pass of %s is already running; duplicate dropped", session_id)
+        return
     report_ready_notify(interview_id=session_id)  # the signed webhook, when configured (docs/recordings.md)
+
+
+@shared_task(name="interview.final_pass_failed")
+def final_pass_failed(request: Any, exc: Any, traceback: Any, session_id: str) -> None:
+    """Errback of the final pass: the report stops saying "pending" (the live record stays valid)."""
+    logger.error("final pass failed for %s: %r", session_id, exc)
+    final_pass_failed_record(session_id=session_id, reason=f"{type(exc).__name__}: {exc}")
 
 
 def enqueue_final_pass(session_id: str) -> None:
     """Queue the final pass (at the end of a session, and the admin's re-run); it replaces the final record."""
-    final_pass_task.si(session_id).on_error(chunk_failed.s(session_id=session_id)).apply_async()
+    final_pass_task.si(session_id).on_error(final_pass_failed.s(session_id=session_id)).apply_async()
 
 
-@shared_task(bind=True, name="interview.finalize", **{**COMMON, "soft_time_limit": 600, "time_limit": 900})
+@shared_task(bind=True, name="interview.finalize",
+             **{**COMMON, "autoretry_for": (), "max_retries": None, "soft_time_limit": 600, "time_limit": 900})
 def finalize(self: Any, session_id: str) -> None:
+    """Single-flight per session (a lock renewed while it runs); a database or Redis outage at the end of a
+    session is retried until it is over (capped backoff, no retry limit): an interview is never dropped."""
     try:
         session_finalize(session_id, enqueue_final_pass=enqueue_final_pass)
     except StageBusy as exc:
-        raise self.retry(exc=exc, countdown=0.2, max_retries=600) from exc
+        # (max_retries=None here would mean "the task's default"; the task itself has no limit)
+        raise self.retry(exc=exc, countdown=1.0 if self.request.retries > 20 else 0.2) from exc
+    except TRANSIENT as exc:
+        logger.warning("finalising %s waits for the database/Redis (%s); retrying", session_id, type(exc).__name__)
+        raise self.retry(exc=exc, countdown=min(30.0, 0.5 * 2 ** min(self.request.retries, 6))) from exc
     except SoftTimeLimitExceeded:
         logger.error("finalising %s ran out of time", session_id)
         raise
+
+
+@shared_task(name="interview.finalize_failed")
+def finalize_failed(request: Any, exc: Any, traceback: Any, session_id: str) -> None:
+    """Errback of finalize: the session ends ``failed`` with the reason; its recording is kept."""
+    lifecycle.interview_fail(session_id=session_id, reason=f"finalize failed: {type(exc).__name__}: {exc}")
+    chunk_failed(request, exc, traceback, session_id=session_id)
+
+
+@shared_task(name="interview.sweep_idle", ignore_result=True)
+def sweep_idle() -> dict[str, int]:
+    """Beat entry point: finalise sessions nobody ended (docs/architecture.md, lifecycle)."""
+    counts: dict[str, int] = {}
+    for decision in lifecycle.idle_sessions_sweep():
+        counts[decision.action] = counts.get(decision.action, 0) + 1
+        if decision.action in ("finalize", "refinalize"):
+            enqueue_finalize(decision.session_id)
+    return counts
 
 
 @shared_task(name=judge_service.TASK_NAME, **{**COMMON, "soft_time_limit": 60, "time_limit": 90})
@@ -112,4 +153,4 @@ def enqueue_chunk(session_id: str, seq: int) -> None:
 
 
 def enqueue_finalize(session_id: str) -> None:
-    finalize.si(session_id).on_error(chunk_failed.s(session_id=session_id)).apply_async()
+    finalize.si(session_id).on_error(finalize_failed.s(session_id=session_id)).apply_async()

@@ -8,7 +8,7 @@ For every speaker of ``$SHARED_DATA_DIR/emotion_ko`` (labels.speaker, labels.emo
 session: the interviewer's voice (another speaker's read sentence from ``ko/``, see INTERVIEWER_FOR) with a question note
 ("speaker_note", kind "question") sent as it starts, 0.8 s later the speaker's clip for the next mood in
 ``--order``, 2 s of near-silence, the next question... It streams the session like a browser
-(``sessions.client.stream_audio``, 250 ms chunks at ``--speed``), waits for ``session_complete`` and then for
+(``clients.python.interview_client.stream_audio``, 250 ms chunks at ``--speed``), waits for ``session_complete`` and then for
 the final pass, and reads both sets of answer rows (live and final) from the server's database.
 
 Printed per answer: acted mood, live arousal / label / confidence / baseline kind and the seconds of
@@ -33,7 +33,7 @@ import numpy as np
 
 from bench.common import print_table, read_manifest, shared_data_dir
 from bench.harness import load_native, spawn_server
-from sessions.client import stream_audio
+from clients.python.interview_client import stream_audio
 
 EXPECTED_LABEL = {"neutral": "calm", "happy": "engaged", "angry": "tense", "sad": "flat"}
 QUESTIONS = [

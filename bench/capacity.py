@@ -55,7 +55,7 @@ from bench.harness import (
     settle,
 )
 from bench.stt_cost import Stream, build_stream
-from sessions.client import stream_audio
+from clients.python.interview_client import stream_audio
 
 REPO = Path(__file__).resolve().parents[1]
 

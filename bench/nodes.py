@@ -44,7 +44,7 @@ from bench.topology import (
     start_cluster,
     wait_for,
 )
-from sessions.client import StreamLog, stream_audio
+from clients.python.interview_client import StreamLog, stream_audio
 
 
 def parse_args() -> argparse.Namespace:

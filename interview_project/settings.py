@@ -188,8 +188,9 @@ else:
     }
 if not EMBEDDED:
     CELERY_BROKER_URL = REDIS_URL
-    # A killed worker's unacked tasks come back after this many seconds.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 300)}
+    # A killed worker's unacked tasks come back after this many seconds. It must exceed the longest task time
+    # limit (final_pass: 2000 s), or a long task is redelivered while it still runs (tests/reliability/test_workers.py checks it).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 2400)}
 
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -221,6 +222,18 @@ CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 SESSION_TTL_S = env_int("SESSION_TTL_S", 900)
 """How long a session's live state survives without traffic (a disconnected client may resume within it)."""
 HEARTBEAT_S = env_int("HEARTBEAT_S", 20)
+"""How often a client should ping when it has no audio to send (announced in connection_ack)."""
+HEARTBEAT_TIMEOUT_S = env_float("HEARTBEAT_TIMEOUT_S", 3 * HEARTBEAT_S)
+"""The server closes a socket (4408) that sent neither audio nor any other frame for this long."""
+SESSION_IDLE_FINALIZE_S = env_int("SESSION_IDLE_FINALIZE_S", 600)
+"""A live session without traffic for this long is finalised by the sweeper from its durable recording."""
+SESSION_SWEEP_EVERY_S = env_float("SESSION_SWEEP_EVERY_S", 60.0)
+FINALIZE_STUCK_S = env_int("FINALIZE_STUCK_S", 1000)
+"""A session finalizing for this long (its finalize lost) is finalised again; above the finalize time limit."""
+FINALIZE_MAX_ATTEMPTS = env_int("FINALIZE_MAX_ATTEMPTS", 3)
+LIVE_WINDOW_S = env_float("LIVE_WINDOW_S", 120.0)
+"""Seconds of preprocessed audio and delivered results Redis keeps per session; older audio is read from the
+durable recording (``sessions.recording``), so Redis memory per session is bounded whatever the length."""
 AUDIO_MAX_CHUNK_MS = env_int("AUDIO_MAX_CHUNK_MS", 2000)
 AUDIO_MAX_SPEED = env_float("AUDIO_MAX_SPEED", 4.0)
 """Audio may arrive this many times faster than real time, measured over a sliding window (sessions.limits)."""
@@ -367,6 +380,7 @@ RETENTION_DAYS = env_int("RETENTION_DAYS", 90)
 """Interviews (rows, audio, live state) older than this many days are erased by interview.purge_expired."""
 CELERY_IMPORTS = ["sessions.retention", "sessions.webhooks", "analysis.recording_tasks"]
 CELERY_BEAT_SCHEDULE = {
+    "sweep-idle-sessions": {"task": "interview.sweep_idle", "schedule": SESSION_SWEEP_EVERY_S},
     "purge-expired-interviews": {"task": "interview.purge_expired", "schedule": env_int("RETENTION_PURGE_EVERY_S", 3600)},
 }
 

@@ -6,6 +6,7 @@ import logging
 from statistics import fmean
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
 
 from analysis.models import AnswerAnalysis
@@ -64,6 +65,7 @@ def _interview_dict(interview: Interview) -> dict[str, Any]:
         "duration_s": interview.duration_s,
         "candidate_name": interview.candidate_name,
         "status": interview.status,
+        "end_reason": interview.end_reason,
     }
 
 
@@ -83,6 +85,8 @@ def report_store(*, session_id: str, stage: str, segments: list[dict[str, Any]] 
             interview=_interview_dict(interview), segments=segments, answers=[r.analysis for r in rows],
             answer_scores=scores, session=total, notes=session_selectors.note_payloads(session_id), rubric=rubric,
         )
+    except SoftTimeLimitExceeded:
+        raise
     except Exception:
         logger.exception("building the %s report of %s failed", stage, session_id)
         return None

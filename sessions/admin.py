@@ -74,10 +74,10 @@ class InterviewAdmin(admin.ModelAdmin):
     readonly_fields = [
         "id", "owner", "status", "language", "detected_language", "started_at", "ended_at", "duration_s",
         "sample_rate", "channels", "last_seq", "consent", "analysis_affect", "question_set", "error_message",
-        "voice_baseline", "audio_player", "report_links", "transcript",
+        "end_reason", "voice_baseline", "audio_player", "report_links", "transcript",
     ]  # fmt: skip
     fieldsets = [
-        (None, {"fields": ["id", "candidate_name", "owner", "status", "language", "detected_language",
+        (None, {"fields": ["id", "candidate_name", "owner", "status", "end_reason", "language", "detected_language",
                            "question_set", "consent", "analysis_affect", "voice_baseline"]}),  # fmt: skip
         ("Recording", {"fields": ["started_at", "ended_at", "duration_s", "sample_rate", "channels", "last_seq",
                                   "audio_player", "report_links", "error_message"]}),  # fmt: skip

@@ -13,12 +13,13 @@ import time
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
 from analysis.tasks import enqueue_chunk
 from interview_project import logs, metrics
-from sessions import admission, events, limits, monitor, security, services
+from sessions import admission, events, lifecycle, limits, monitor, security, services
 from sessions.protocol import (
     PROTOCOL_VERSION,
     AudioChunk,
@@ -44,8 +45,10 @@ SLOT_TOUCH_S = 5.0  # how often a streaming session refreshes its live slot (adm
 
 
 class InterviewConsumer(AsyncWebsocketConsumer):
-    meta: SessionMeta | None = None
+    meta: SessionMeta | None = None  # None once a fatal error ended the socket: nothing more is accepted
     params: ConnectParams | None = None
+    session_id: str = ""
+    _watchdog: asyncio.Task[None] | None = None
     _slot_touched: float = -1e9
     _admission: asyncio.Task[None] | None = None
     slot_refreshed: float = 0.0
@@ -58,11 +61,18 @@ class InterviewConsumer(AsyncWebsocketConsumer):
             self.params = parse_connect(self.scope.get("query_string", b""))
             owner_id = await security.authorize_connect(scope=self.scope, params=self.params)
             if self.params.resume_token:
-                self.meta = await services.interview_resume(token=self.params.resume_token)
-                if self.meta is None:
+                delivered = self.params.delivered
+                resumed = await services.interview_resume(
+                    token=self.params.resume_token, delivered=-1 if delivered is None else delivered
+                )
+                if resumed is None:
                     raise ProtocolError(
                         ErrorCode.UNKNOWN_SESSION, "unknown or expired resume token; start a new session", fatal=True
                     )
+                security.check_resume_owner(session_owner_id=resumed.meta.owner_id, user_id=owner_id)
+                self.meta = resumed.meta
+                if delivered is not None:  # the client knows best what reached it (frames die in flight)
+                    self.meta.delivered_seq = min(delivered, self.meta.last_seq)
                 if self.meta.status == "live":
                     await admission.slot_touch(session_id=self.meta.session_id)  # an admitted interview keeps its slot
                 await self._refresh_slot()
@@ -99,21 +109,52 @@ class InterviewConsumer(AsyncWebsocketConsumer):
 
     async def _joined(self) -> None:
         assert self.meta is not None and self.params is not None
-        await self.channel_layer.group_add(events.group_name(self.meta.session_id), self.channel_name)
+        self.session_id = self.meta.session_id
+        group = events.group_name(self.session_id)
+        await self.channel_layer.group_add(group, self.channel_name)
         await self._opened(resumed=bool(self.params.resume_token))
+        # One socket per session: an older one (a tab left open, a half-dead connection) is closed with 4409.
+        await self.channel_layer.group_send(group, {"type": "interview.superseded", "channel": self.channel_name})
+        self._last_frame = time.monotonic()
+        self._watchdog = asyncio.create_task(self._heartbeat_watchdog())
         await self.send_json(self._ack())
+        if await lifecycle.lost_notice_take(session_id=self.session_id):
+            await self._state_lost_notice()
         if self.params.resume_token:
             for event in await services.undelivered_events(
                 session_id=self.meta.session_id, after_seq=self.meta.delivered_seq
             ):
                 await self.interview_audio_processed({"event": event})
+            if self.meta.status == "complete":  # the client missed the end: tell it again, then close
+                await sync_to_async(services.interview_republish_complete, thread_sensitive=False)(
+                    session_id=self.meta.session_id
+                )
+
+    async def _heartbeat_watchdog(self) -> None:
+        """Close a socket that sends nothing (no audio, no ping) for HEARTBEAT_TIMEOUT_S: a dead peer."""
+        timeout = settings.HEARTBEAT_TIMEOUT_S
+        while True:
+            silent = time.monotonic() - self._last_frame
+            if self.meta is None or self.meta.status != "live":
+                return  # after session_end the client only waits (finalize may take a while): nothing is owed
+            if silent >= timeout:
+                await self._error(ProtocolError(
+                    ErrorCode.HEARTBEAT_TIMEOUT,
+                    f"nothing received for {timeout:g} s (send a ping every heartbeat_s); resume to continue",
+                    fatal=True,
+                ))
+                return
+            await asyncio.sleep(max(0.05, timeout - silent))
 
     async def disconnect(self, code: int) -> None:
         if self._admission is not None and not self._admission.done():
             self._admission.cancel()  # a client that stopped waiting leaves the line (slot_admit cleans up)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self.session_id:
+            await self.channel_layer.group_discard(events.group_name(self.session_id), self.channel_name)
+            await services.session_touch(session_id=self.session_id)
         if self.meta is not None:
-            await self.channel_layer.group_discard(events.group_name(self.meta.session_id), self.channel_name)
-            await services.session_touch(session_id=self.meta.session_id)
             if self.meta.status == "live":
                 await self._refresh_slot(force=True)
             await self._closed(code)
@@ -172,6 +213,8 @@ class InterviewConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.meta is None:
             return
+        self._last_frame = time.monotonic()
+        await lifecycle.session_seen(session_id=self.meta.session_id, now=time.time())
         audio = {
             "sample_rate": self.meta.sample_rate,
             "channels": self.meta.channels,
@@ -198,12 +241,44 @@ class InterviewConsumer(AsyncWebsocketConsumer):
             bucket = self.__dict__["_text_frames"] = limits.text_bucket()
         return bucket
 
+    async def _recover_if_lost(self) -> None:
+        """Redis lost this session (restart, eviction, failover): say so, then rebuild it from the database
+        and the durable recording, or end the socket when it cannot be continued (erased or already ended)."""
+        assert self.meta is not None
+        if not await lifecycle.state_lost_async(self.meta.session_id):
+            return
+        if await lifecycle.is_erased_async(self.meta.session_id):
+            raise ProtocolError(ErrorCode.SESSION_ENDED, "this interview was erased; audio is no longer accepted",
+                                fatal=True)
+        rebuilt = await database_sync_to_async(lifecycle.session_rebuild)(
+            session_id=self.meta.session_id, resume_token=self.meta.resume_token, delivered_seq=self.meta.delivered_seq
+        )
+        if rebuilt is None:
+            raise ProtocolError(ErrorCode.STATE_LOST, "the server lost this session's live state and it cannot be "
+                                "continued (ended or erased); its stored audio is kept", fatal=True)
+        self.meta = rebuilt
+        # Redis lost the group membership with everything else.
+        await self.channel_layer.group_add(events.group_name(self.session_id), self.channel_name)
+        if await lifecycle.lost_notice_take(session_id=self.session_id):
+            await self._state_lost_notice()
+
+    async def _state_lost_notice(self) -> None:
+        assert self.meta is not None
+        await self.send_json({
+            "type": "error_message", "code": ErrorCode.STATE_LOST, "fatal": False,
+            "message": "the server lost this session's live state; it was rebuilt from the stored recording "
+                       f"(chunks 0..{self.meta.last_seq}) and processing is catching up",
+        })
+
     async def _dispatch(self, message: Any) -> None:
         assert self.meta is not None
+        if isinstance(message, AudioChunk | SessionEnd):
+            await self._recover_if_lost()
         if isinstance(message, AudioChunk):
             logs.bind(seq=message.seq)
             await services.chunk_accept(meta=self.meta, chunk=message, now=time.time())
-            metrics.chunk_accepted(audio_s=len(message.pcm) / (2 * self.meta.channels * self.meta.sample_rate))
+            frames = message.frames if message.frames is not None else len(message.pcm) // (2 * self.meta.channels)
+            metrics.chunk_accepted(audio_s=frames / self.meta.sample_rate)
             if time.monotonic() - self._slot_touched > SLOT_TOUCH_S:
                 self._slot_touched = time.monotonic()
                 await admission.slot_touch(session_id=self.meta.session_id)
@@ -240,15 +315,27 @@ class InterviewConsumer(AsyncWebsocketConsumer):
                 ErrorCode.SERVER_BUSY: CloseCode.SERVER_BUSY,
                 ErrorCode.FORBIDDEN: CloseCode.FORBIDDEN,
                 ErrorCode.TOO_MANY_SESSIONS: CloseCode.TOO_MANY_SESSIONS,
+                ErrorCode.SUPERSEDED: CloseCode.SUPERSEDED,
+                ErrorCode.HEARTBEAT_TIMEOUT: CloseCode.HEARTBEAT_TIMEOUT,
+                ErrorCode.SESSION_ENDED: CloseCode.NORMAL,
             }.get(error.code, CloseCode.INTERNAL)
+            self.meta = None  # nothing more is accepted on this socket
             await self.close(code=close_code)
 
     async def send_json(self, payload: dict[str, Any]) -> None:
         await self.send(text_data=json.dumps(payload, ensure_ascii=False))
 
     # --- server → client: one handler per event type ----------------------------------------------------------------
+    async def interview_superseded(self, message: dict[str, Any]) -> None:
+        if message["channel"] == self.channel_name or self.meta is None:
+            return
+        await self.channel_layer.group_discard(events.group_name(self.meta.session_id), self.channel_name)
+        await self._error(ProtocolError(ErrorCode.SUPERSEDED, "another connection resumed this session", fatal=True))
+
     async def interview_audio_processed(self, message: dict[str, Any]) -> None:
         event = message["event"]
+        if self.meta is not None and event["seq"] <= self.meta.delivered_seq:
+            return  # already sent (replayed at resume while the worker published it): once per client
         await self.send_json(event)
         if self.meta is not None and event["seq"] > self.meta.delivered_seq:
             self.meta.delivered_seq = event["seq"]

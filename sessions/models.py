@@ -41,6 +41,13 @@ class Interview(models.Model):
     last_seq = models.IntegerField(default=-1)
     audio = models.FileField(upload_to="interviews/", blank=True)
     error_message = models.TextField(blank=True)
+    end_reason = models.CharField(
+        max_length=300, blank=True, help_text="Why the session ended as it did (sweeper, failure, abandonment)"
+    )
+    resume_digest = models.CharField(
+        max_length=64, blank=True, db_index=True, editable=False,
+        help_text="SHA-256 of the resume token, so a session can be resumed after Redis lost it",
+    )
     question_set = models.ForeignKey(
         "analysis.QuestionSet", null=True, blank=True, on_delete=models.SET_NULL, related_name="interviews"
     )
@@ -67,6 +74,9 @@ class Interview(models.Model):
     )  # fmt: skip
     custom_terms = models.JSONField(
         default=list, blank=True, help_text="Domain words of this interview, passed to the recogniser as hotwords"
+    )
+    encoding = models.CharField(
+        max_length=16, default="pcm_s16le", help_text="How the live audio chunks were encoded on the socket"
     )
 
     class Meta:

@@ -44,6 +44,9 @@ class ErrorCode:
     UNKNOWN_SESSION = "unknown_session"
     UNAUTHORIZED = "unauthorized"
     FORBIDDEN = "forbidden"
+    SUPERSEDED = "superseded"
+    HEARTBEAT_TIMEOUT = "heartbeat_timeout"
+    STATE_LOST = "state_lost"
     PROCESSING_FAILED = "processing_failed"
     SERVER_BUSY = "server_busy"
     RATE_LIMITED = "rate_limited"
@@ -62,6 +65,7 @@ class CloseCode:
     UNAUTHORIZED = 4401
     FORBIDDEN = 4403
     UNKNOWN_SESSION = 4404
+    HEARTBEAT_TIMEOUT = 4408
     SUPERSEDED = 4409
     SERVER_BUSY = 4503
     TOO_MANY_SESSIONS = 4429
@@ -92,6 +96,7 @@ class ConnectParams:
     queue: bool = False  # wait for a live slot instead of being refused with server_busy
     mode: str = "interview"  # "practice": a candidate rehearsing alone, every voice is the candidate
     num_speakers: int | None = None  # how many people speak, when the client knows (bounds diarization)
+    delivered: int | None = None  # on resume: the highest audio_processed seq the client already has
 
 
 @dataclass(frozen=True)
@@ -196,7 +201,17 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         queue=_bool(query.get("queue", "0")),
         mode=mode,
         num_speakers=num_speakers,
+        delivered=_optional_seq(query.get("delivered")),
     )
+
+
+def _optional_seq(raw: str | None) -> int | None:
+    if raw is None or raw == "":
+        return None
+    try:
+        return max(-1, int(raw))
+    except ValueError:
+        raise ProtocolError(ErrorCode.BAD_PARAMETERS, "delivered must be an integer", fatal=True) from None
 
 
 def max_chunk_bytes(*, sample_rate: int, channels: int, max_chunk_ms: int) -> int:

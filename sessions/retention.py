@@ -22,7 +22,7 @@ from django.core.files.storage import Storage
 from django.db import transaction
 from django.utils import timezone
 
-from sessions import state
+from sessions import lifecycle, recording, state
 from sessions.models import Interview
 
 logger = logging.getLogger(__name__)
@@ -86,8 +86,10 @@ def interview_erase(*, interview: Interview) -> ErasureResult:
     still find what is left to erase. Segments, notes, answers and the report cascade with the interview.
     """
     session_id = str(interview.pk)
+    lifecycle.tombstone_set(session_id=session_id)  # a live socket or a running finalize stops writing
     keys = _erase_live_state(session_id)
     files = _erase_files(interview)
+    files += recording.Recording(session_id, sample_rate=interview.sample_rate, channels=interview.channels).delete()
     with transaction.atomic():
         rows, _ = Interview.objects.filter(pk=interview.pk).delete()
     logger.info("interview %s erased (%d rows, %d files, %d live keys)", session_id, rows, files, keys)

@@ -5,7 +5,8 @@ a handshake without Origin is refused, so non-browser clients must send one.
 
 ``authorize_connect`` decides the owner of the new interview. Outside DEBUG every interview must belong to
 someone (a one-time ticket from ``POST /api/ws-tickets/`` or the Django session cookie) and the candidate
-must have consented to recording; in DEBUG anonymous sessions are allowed so a laptop demo works without an
+must have consented to recording (asked at start only: a resume continues an interview whose consent is
+recorded, and only its owner may resume it); in DEBUG anonymous sessions are allowed so a laptop demo works without an
 account, but a ticket that is presented is still checked and consumed. Tickets are never logged.
 """
 
@@ -80,6 +81,18 @@ async def authorize_connect(*, scope: dict[str, Any], params: ConnectParams) -> 
         raise ProtocolError(
             ErrorCode.FORBIDDEN, "your account may not run interviews; ask for the interviewer role", fatal=True
         )
-    if not params.consent:
+    if not params.consent and not params.resume_token:
+        # Consent is recorded on the interview when it starts; a resume continues that interview (the
+        # consumer checks it belongs to this user), so it is not asked again.
         raise ProtocolError(ErrorCode.BAD_PARAMETERS, "consent is required", fatal=True)
     return user_id
+
+
+def check_resume_owner(*, session_owner_id: int, user_id: int | None) -> None:
+    """Only the session's owner may resume it (an anonymous DEBUG session only anonymously).
+
+    Raises ProtocolError(FORBIDDEN, fatal): a resume token alone is not enough to take over an interview.
+    """
+    if session_owner_id != (user_id or 0):
+        logger.info("websocket refused: resume of a session owned by another user")
+        raise ProtocolError(ErrorCode.FORBIDDEN, "this session belongs to another user", fatal=True)

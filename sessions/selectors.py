@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
 
@@ -70,3 +71,15 @@ def question_set_usable(*, slug: str, user_id: int | None) -> Any | None:
     """
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first() if user_id else None
     return question_sets_visible_to(user=user).filter(slug=slug).first()
+
+
+def interview_domain_terms(interview: Interview) -> list[str]:
+    """The interview's custom terms, then its question set's expected keywords (docs/stt.md, "Domain words");
+    the transcribe stage turns them into the hotword prompt. None when ``STT_HOTWORDS`` is off."""
+    if not settings.STT_HOTWORDS:
+        return []
+    terms = list(interview.custom_terms or [])
+    if interview.question_set is not None:
+        for question in interview.question_set.questions.order_by("order", "id"):
+            terms += [str(k) for k in question.expected_keywords or []]
+    return terms

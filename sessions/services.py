@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -23,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from scoring.selectors import report_summary, report_url
-from sessions import events, limits, selectors, state
+from sessions import events, lifecycle, limits, recording, selectors, state
 from sessions.models import Interview, Note, Segment
 from sessions.protocol import AudioChunk, ConnectParams, ErrorCode, ProtocolError, SpeakerNote
 from sessions.state import Arrival, Keys, SessionMeta, resume_key
@@ -32,7 +34,7 @@ logger = logging.getLogger(__name__)
 
 
 # --- starting and resuming ------------------------------------------------------------------------------------------
-def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
+def _create_interview(params: ConnectParams, owner_id: int | None, resume_digest: str = "") -> Interview:
     question_set = None
     if params.question_set:
         question_set = selectors.question_set_usable(slug=params.question_set, user_id=owner_id)
@@ -46,31 +48,25 @@ def _create_interview(params: ConnectParams, owner_id: int | None) -> Interview:
         question_set=question_set,
         consent=params.consent,
         custom_terms=list(params.terms),
+        encoding=params.encoding,
+        resume_digest=resume_digest,
         analysis_affect=settings.ANALYSIS_AFFECT if params.analysis_affect is None else params.analysis_affect,
         mode=params.mode,
         num_speakers=params.num_speakers,
     )
 
 
-def _domain_terms(interview: Interview) -> list[str]:
-    """The interview's custom terms, then its question set's expected keywords (docs/stt.md, "Domain words");
-    the transcribe stage turns them into the hotword prompt. None when ``STT_HOTWORDS`` is off."""
-    if not settings.STT_HOTWORDS:
-        return []
-    terms = list(interview.custom_terms or [])
-    if interview.question_set is not None:
-        for question in interview.question_set.questions.order_by("order", "id"):
-            terms += [str(k) for k in question.expected_keywords or []]
-    return terms
 
 
 async def interview_start(*, params: ConnectParams, owner_id: int | None) -> SessionMeta:
-    interview = await database_sync_to_async(_create_interview)(params, owner_id)
+    token = secrets.token_urlsafe(24)
+    interview = await database_sync_to_async(_create_interview)(params, owner_id, lifecycle.resume_digest(token))
     options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set, "mode": params.mode,
                "num_speakers": params.num_speakers, "encoding": params.encoding,
-               "terms": await database_sync_to_async(_domain_terms)(interview)}
+               "terms": await database_sync_to_async(selectors.interview_domain_terms)(interview)}
     meta = SessionMeta(
         session_id=str(interview.id),
+        resume_token=token,
         language=params.language,
         sample_rate=params.sample_rate,
         channels=params.channels,
@@ -96,13 +92,27 @@ def session_encoding(meta: SessionMeta) -> str:
     return str(json.loads(meta.options or "{}").get("encoding") or "pcm_s16le")
 
 
-async def interview_resume(*, token: str) -> SessionMeta | None:
+@dataclass(frozen=True)
+class Resumed:
+    meta: SessionMeta
+    rebuilt: bool  # Redis had lost the session: it was rebuilt from the database and the recording
+
+
+async def interview_resume(*, token: str, delivered: int = -1) -> Resumed | None:
+    """The session of a resume token; rebuilt from the database and the recording when Redis lost it."""
     client = state.async_client()
     session_id = await client.get(resume_key(token))
-    if session_id is None:
+    if session_id is not None:
+        meta = state.meta_from_hash(await client.hgetall(Keys(session_id.decode()).meta))
+        if meta is not None:
+            return Resumed(meta=meta, rebuilt=False)
+    lost = await database_sync_to_async(lifecycle.session_for_token)(token)
+    if lost is None:
         return None
-    raw = await client.hgetall(Keys(session_id.decode()).meta)
-    return SessionMeta.from_redis(raw) if raw else None
+    meta = await database_sync_to_async(lifecycle.session_rebuild)(
+        session_id=lost, resume_token=token, delivered_seq=delivered
+    )
+    return Resumed(meta=meta, rebuilt=True) if meta is not None else None
 
 
 async def session_touch(*, session_id: str) -> None:
@@ -135,14 +145,42 @@ async def chunk_accept(*, meta: SessionMeta, chunk: AudioChunk, now: float) -> N
     duration = frames / meta.sample_rate
     limits.session_length_check(audio_s=meta.audio_s, duration=duration, seq=chunk.seq)
     await limits.speed_check(session_id=meta.session_id, seq=chunk.seq, duration=duration, now=now)
-    in_offset = int(round(meta.audio_s * meta.sample_rate))
+    if await lifecycle.is_erased_async(meta.session_id):
+        raise ProtocolError(ErrorCode.SESSION_ENDED, "this interview was erased; audio is no longer accepted",
+                            seq=chunk.seq, fatal=True)
+    # Durable first: the chunk is in the session's recording before anything can acknowledge it.
     keys = Keys(meta.session_id)
     client = state.async_client()
+    encoding = session_encoding(meta)
+    pcm = chunk.pcm
+    if encoding == "opus":  # decoded once, here; the packets stay in Redis only to prime the next chunk's decoder
+        previous = await client.hget(keys.raw, chunk.seq - 1) if chunk.seq > 0 else None
+        try:
+            pcm = await sync_to_async(recording.chunk_pcm, thread_sensitive=False)(
+                chunk.pcm, previous, encoding=encoding, channels=meta.channels
+            )
+        except Exception as exc:  # a packet the decoder refuses: this chunk only, nothing stored
+            raise ProtocolError(ErrorCode.BAD_AUDIO, f"seq {chunk.seq}: Opus packets could not be decoded",
+                                seq=chunk.seq) from exc
+    try:
+        entry = await sync_to_async(recording.for_meta(meta).append, thread_sensitive=False)(chunk.seq, pcm)
+    except recording.RecordingGap as exc:
+        raise ProtocolError(ErrorCode.SEQ_GAP, str(exc), seq=chunk.seq) from exc
+    if await lifecycle.is_erased_async(meta.session_id):  # erased while we wrote: leave nothing behind
+        await sync_to_async(recording.for_meta(meta).delete, thread_sensitive=False)()
+        raise ProtocolError(ErrorCode.SESSION_ENDED, "this interview was erased; audio is no longer accepted",
+                            seq=chunk.seq, fatal=True)
+    in_offset = entry.in_offset(meta.channels)
+    # The raw chunk is not copied into Redis: preprocess reads it from the recording (Redis keeps only what
+    # the stages derive from it, within LIVE_WINDOW_S).
     async with client.pipeline(transaction=True) as pipe:
-        pipe.hsetnx(keys.raw, chunk.seq, chunk.pcm)
         pipe.hset(keys.recv, chunk.seq, Arrival(wall=now, offset=in_offset).encode())
         pipe.hset(keys.meta, mapping={"last_seq": chunk.seq, "audio_s": repr(meta.audio_s + duration)})
-        for key in (keys.raw, keys.recv, keys.meta):
+        if encoding == "opus":
+            pipe.hset(keys.raw, chunk.seq, chunk.pcm)
+            pipe.hdel(keys.raw, chunk.seq - 2)
+            pipe.expire(keys.raw, state.ttl())
+        for key in (keys.recv, keys.meta):
             pipe.expire(key, state.ttl())
         limits.speed_record(pipe, session_id=meta.session_id, seq=chunk.seq, duration=duration, now=now)
         await pipe.execute()
@@ -158,8 +196,12 @@ async def undelivered_events(*, session_id: str, after_seq: int) -> list[events.
     """Rebuild the ``audio_processed`` events a resumed client missed (from the stored chunk results)."""
     client = state.async_client()
     keys = Keys(session_id)
-    published = await client.hget(keys.cursor, "publish")
-    upto = int(published) if published is not None else -1
+    # Everything the last stage has finished, not only what publish announced: an event published to the
+    # group just before this socket joined it would otherwise be lost (the consumer drops duplicates).
+    ready, meta_raw = await client.hget(keys.cursor, "score"), await client.hmget(keys.meta, ["status", "end_seq"])
+    upto = int(ready) if ready is not None else -1
+    if meta_raw[0] is not None and meta_raw[0] != b"live" and meta_raw[1] is not None:
+        upto = min(upto, int(meta_raw[1]))  # the flushed tail is announced by session_complete
     out: list[events.AudioProcessed] = []
     if upto <= after_seq:
         return out
@@ -215,7 +257,9 @@ async def session_end_request(*, meta: SessionMeta) -> bool:
     meta.end_seq = meta.last_seq
     client = state.async_client()
     await client.hset(Keys(meta.session_id).meta, mapping={"status": "ending", "end_seq": meta.end_seq})
-    await sync_to_async(_send, thread_sensitive=False)("interview.finalize", meta.session_id)
+    await database_sync_to_async(lifecycle.interview_finalizing)(session_id=meta.session_id)
+    await sync_to_async(_send, thread_sensitive=False)("interview.finalize", meta.session_id,
+                                                       errback_task="interview.finalize_failed")
     return True
 
 
@@ -223,9 +267,10 @@ async def evaluation_enqueue(*, meta: SessionMeta, scope: str) -> None:
     await sync_to_async(_send, thread_sensitive=False)("interview.evaluate", meta.session_id, scope, errback=False)
 
 
-def _send(task_name: str, session_id: str, *args: Any, errback: bool = True) -> None:
-    """Queue a pipeline task by name; its failures reach the client through ``interview.chunk_failed``."""
-    link_error = signature("interview.chunk_failed", kwargs={"session_id": session_id}) if errback else None
+def _send(task_name: str, session_id: str, *args: Any, errback: bool = True,
+          errback_task: str = "interview.chunk_failed") -> None:
+    """Queue a pipeline task by name; its failures reach the client through ``errback_task``."""
+    link_error = signature(errback_task, kwargs={"session_id": session_id}) if errback else None
     current_app.send_task(task_name, args=(session_id, *args), link_error=link_error)
 
 

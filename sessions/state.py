@@ -182,6 +182,17 @@ class SessionMeta:
         return cls(**kwargs)
 
 
+REQUIRED_META = ("session_id", "language", "sample_rate", "channels")
+
+
+def meta_from_hash(raw: dict[bytes, bytes]) -> SessionMeta | None:
+    """The session's meta, or None when the hash is missing or partial (Redis lost it; a late write
+    re-created a few fields): a partial meta must read as "state lost", never as a session."""
+    if not raw or any(name.encode() not in raw for name in REQUIRED_META):
+        return None
+    return SessionMeta.from_redis(raw)
+
+
 # --- clients ---------------------------------------------------------------------------------------------
 @lru_cache(maxsize=1)
 def _fake_server() -> Any:
@@ -258,8 +269,7 @@ def ttl() -> int:
 
 # --- synchronous helpers used by the pipeline -----------------------------------------------------------------
 def load_meta(session_id: str) -> SessionMeta | None:
-    raw = sync_client().hgetall(Keys(session_id).meta)
-    return SessionMeta.from_redis(raw) if raw else None
+    return meta_from_hash(sync_client().hgetall(Keys(session_id).meta))
 
 
 def update_meta(session_id: str, **fields: Any) -> None:

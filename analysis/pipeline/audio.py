@@ -7,15 +7,20 @@ import io
 import wave
 
 import numpy as np
+from django.conf import settings
 
 from analysis.audio.preprocess import from_int16_bytes, resample_ratio, to_int16_bytes
 from analysis.stt.engine import SR
-from sessions import state
+from sessions import recording, state
 from sessions.state import Keys, SessionMeta
 
 
 def chunk_starts(meta: SessionMeta) -> tuple[list[int], list[int]]:
     """(seqs, first 16 kHz sample of each) for every accepted chunk, from the arrival records."""
+    rec = recording.for_meta(meta)
+    if rec.exists():  # the durable index: complete even when Redis lost or trimmed its arrival records
+        starts = rec.starts_16k()
+        return list(range(len(starts))), starts
     pairs = sorted((seq, arrival.offset) for seq, arrival in state.arrivals(meta.session_id).items())
     up, down = resample_ratio(meta.sample_rate, SR)
     return [p[0] for p in pairs], [-(-p[1] * up // down) for p in pairs]
@@ -34,9 +39,15 @@ def audio_between(meta: SessionMeta, start_s: float, end_s: float, *, channels: 
     keys = Keys(meta.session_id)
     field = keys.pcm_channels if channels else keys.pcm
     data = state.sync_client().hmget(field, seqs[lo : hi + 1])
-    if any(d is None for d in data):  # a hole would shift every later sample: refuse rather than mislabel
-        raise RuntimeError(f"chunks {seqs[lo]}..{seqs[hi]} of {meta.session_id} are not all preprocessed")
     n_ch = meta.channels if channels else 1
+    if any(d is None for d in data):
+        # Outside Redis's working window (or lost with it): recompute from the durable recording, which
+        # yields exactly what the live preprocess stage stored. A chunk missing there too is a hole, and a
+        # hole would shift every later sample: RecordingGap refuses rather than mislabel.
+        steps = tuple(s for s in settings.PREPROCESS_STEPS if s == "highpass")
+        blocks = [multi if channels and multi is not None else mono
+                  for _s, mono, multi in recording.for_meta(meta).preprocessed(seqs[lo], seqs[hi], steps=steps)]
+        return np.concatenate(blocks, axis=0), starts[lo] / SR
     return np.concatenate([from_int16_bytes(d, n_ch) for d in data], axis=0), starts[lo] / SR
 
 

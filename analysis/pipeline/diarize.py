@@ -11,6 +11,8 @@ import logging
 import time
 from typing import Any
 
+from celery.exceptions import SoftTimeLimitExceeded
+
 from analysis import role_corrections
 from analysis.diarization.live import LabeledSegment, LiveDiarizer, SegmentIn
 from analysis.pipeline.audio import audio_between
@@ -68,6 +70,8 @@ def work(run: StageRun) -> None:
         started = time.perf_counter()
         try:
             labelled = _label(meta, diarizer, raw)
+        except SoftTimeLimitExceeded:
+            raise
         except Exception:  # never lose transcript to a diarization failure
             logger.exception("diarization failed for %s seq %d; segments stored without speaker", session_id, s)
             labelled = [LabeledSegment(r["start"], r["end"], r["text"], r["words"], "", "unknown", 0.0) for r in raw]

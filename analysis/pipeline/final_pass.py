@@ -30,6 +30,7 @@ from analysis.selectors import interview_get, interview_hotwords, question_set_f
 from analysis.stt.channels import transcribe_channels
 from analysis.stt.engine import transcribe_offline
 from analysis.stt.guard import normalize
+from scoring.models import InterviewReport
 from scoring import services as scoring_services
 from sessions import events
 from sessions import selectors as session_selectors
@@ -181,3 +182,12 @@ def final_pass(session_id: str, *, on_progress: Callable[[str, float], None] | N
     scoring_services.report_store(session_id=session_id, stage="final", segments=final_segments, live_vs_final=diff)
     progress("done", 1.0)
     logger.info("final pass of %s done in %.1f s", session_id, diff["final_pass_s"])
+
+
+def final_pass_failed(*, session_id: str, reason: str) -> None:
+    """The final pass gave up: the report says so (and keeps the live record) instead of "pending" forever."""
+    stored = InterviewReport.objects.filter(interview_id=session_id).first()
+    if stored is None or not isinstance(stored.report, dict) or stored.report.get("final_pass") != "pending":
+        return
+    InterviewReport.objects.filter(pk=stored.pk).update(report={**stored.report, "final_pass": "failed"})
+    Interview.objects.filter(pk=session_id).update(error_message=f"final pass failed: {reason}"[:2000])

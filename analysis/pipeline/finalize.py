@@ -11,33 +11,53 @@ from collections.abc import Callable
 
 from django.conf import settings
 
-from analysis.pipeline.audio import session_audio, wav_bytes
+from analysis.pipeline.runner import StageBusy
 from analysis.pipeline.stages import STAGES
-from analysis.stt.engine import SR
 from scoring import services as scoring_services
-from sessions import admission, services, state
+from sessions import admission, lifecycle, locks, services, state
+from sessions.state import Keys
 
 
 def session_finalize(session_id: str, *, enqueue_final_pass: Callable[[str], None]) -> None:
     """Flush the transcript's tail, finish every stage, store the recording and the record, then announce
-    ``session_complete`` (with the live report) and queue the final pass."""
+    ``session_complete`` (with the live report) and queue the final pass.
+
+    Single-flight per session (a redelivered or duplicate finalize waits for the running one and then finds
+    the work done); when Redis lost the session its state is rebuilt from the database and the durable
+    recording first; an erased interview (tombstone) is left alone. The WAV is streamed from the recording.
+    """
+    if lifecycle.is_erased(session_id):
+        return
+    try:
+        with locks.held(Keys(session_id).lock("finalize"), wait_s=0.2):
+            _finalize_locked(session_id, enqueue_final_pass)
+    except locks.LockBusy as exc:
+        raise StageBusy(f"finalize of {session_id} is running") from exc
+
+
+def _finalize_locked(session_id: str, enqueue_final_pass: Callable[[str], None]) -> None:
     meta = state.load_meta(session_id)
+    if meta is None:
+        meta = lifecycle.session_mark_ending(session_id=session_id, reason="live state was lost; finalised from the recording")
     if meta is None or meta.status == "complete":
         services.interview_republish_complete(session_id=session_id)
         return
+    if meta.status == "live":  # the sweeper or a rebuild asked for it: the recording's last chunk ends it
+        meta = lifecycle.session_mark_ending(session_id=session_id) or meta
     end_seq = meta.end_seq
     if end_seq >= 0:
         for target in (end_seq, end_seq + 1):
             for stage in STAGES:
                 stage.run(session_id, target)
-    audio = session_audio(session_id, end_seq, channels=meta.channels)
-    services.interview_complete(
+    stored = lifecycle.interview_store_recording(
         session_id=session_id,
-        wav=wav_bytes(audio),
-        duration_s=len(audio) / SR,
-        last_seq=end_seq,
+        meta=meta,
+        end_seq=end_seq,
         detected_language=(state.load_meta(session_id) or meta).detected_language,
     )
+    if not stored:  # erased meanwhile: nothing may come back
+        state.delete_session(session_id)
+        return
     scoring_services.report_store(session_id=session_id, stage="live")
     services.interview_republish_complete(session_id=session_id)
     state.update_meta(session_id, status="complete")

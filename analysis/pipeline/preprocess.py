@@ -10,9 +10,8 @@ import json
 
 from django.conf import settings
 
-from analysis.audio import opus
 from analysis.audio.preprocess import ChunkFormat, preprocess_chunk, to_int16_bytes
-from sessions import state
+from sessions import recording, state
 from sessions.state import Arrival, Keys
 
 
@@ -24,16 +23,23 @@ def chunk_preprocess(session_id: str, seq: int) -> None:
     meta = state.load_meta(session_id)
     if meta is None:
         return  # session expired or erased
-    raw, previous, recv = client.hmget(keys.raw, [seq, seq - 1]) + [client.hget(keys.recv, seq)]
-    if raw is None or recv is None:
-        return
-    if json.loads(meta.options or "{}").get("encoding") == "opus":  # raw Opus packets (docs/protocol.md)
-        raw, previous = opus.decode_chunk(raw, previous, channels=meta.channels)
+    if seq > meta.last_seq:
+        return  # not accepted (the virtual chunk past the end that flushes the transcript has no audio)
+    raw = previous = recv = None
+    if json.loads(meta.options or "{}").get("encoding") != "opus":  # Opus packets in Redis only prime the decoder
+        raw, previous, recv = client.hmget(keys.raw, [seq, seq - 1]) + [client.hget(keys.recv, seq)]
+    if raw is None or recv is None or (seq > 0 and previous is None):
+        # The durable recording has every accepted chunk (Redis holds raw audio only for sessions accepted
+        # before recordings existed).
+        raw, previous, entry = recording.for_meta(meta).chunk(seq)
+        in_offset = entry.in_offset(meta.channels)
+    else:
+        in_offset = Arrival.decode(recv).offset
     steps = tuple(s for s in settings.PREPROCESS_STEPS if s == "highpass")
     out = preprocess_chunk(
         raw,
         fmt=ChunkFormat(meta.sample_rate, meta.channels),
-        in_offset=Arrival.decode(recv).offset,
+        in_offset=in_offset,
         previous_raw=previous,
         steps=steps,
     )

@@ -7,9 +7,13 @@ events (the protocol's delivery is at least once; clients ignore repeats by ``se
 from __future__ import annotations
 
 import time
+from typing import Any
+
+from django.conf import settings
 
 from analysis.pipeline.runner import StageRun
 from sessions import events, state
+from sessions.state import Keys, SessionMeta
 
 
 def work(run: StageRun) -> int:
@@ -30,6 +34,29 @@ def work(run: StageRun) -> int:
         ))
         for extra in result.get("events", []):
             events.publish(session_id, extra)  # type: ignore[arg-type]
+        _trim_window(run.pipe, meta, s)
         run.commit(s)
         reached = s
     return reached
+
+
+def _trim_window(pipe: Any, meta: SessionMeta, published: int) -> None:
+    """Keep Redis to a bounded working window: drop the chunk that just fell ``LIVE_WINDOW_S`` behind.
+
+    Its audio stays in the durable recording (``audio_between`` and the STT buffer read it from there if a
+    late stage still needs it); its result goes only once a client has received it (resume replays the rest).
+    """
+    if meta.last_seq < 0 or meta.audio_s <= 0:
+        return
+    chunk_s = meta.audio_s / (meta.last_seq + 1)
+    old = published - max(1, int(settings.LIVE_WINDOW_S / chunk_s))
+    if old < 0:
+        return
+    keys = Keys(meta.session_id)
+    pipe.hdel(keys.pcm, old)
+    pipe.hdel(keys.pcm_channels, old)
+    pipe.hdel(keys.recv, old)
+    pipe.hdel(keys.raw, old)
+    delivered = state.sync_client().hget(keys.meta, "delivered_seq")  # fresh: the consumer moves it meanwhile
+    if delivered is not None and old <= int(delivered):
+        pipe.hdel(keys.result, old)

@@ -11,22 +11,16 @@ work and the cursor leaves neither, and the next task redoes the step (its datab
 from __future__ import annotations
 
 import logging
-import time
-import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import redis
 
-from sessions import state
+from sessions import locks, state
 from sessions.state import Keys, SessionMeta
 
 logger = logging.getLogger(__name__)
-
-LOCK_TIMEOUT_S = 120
-
 
 class StageBusy(Exception):
     """Another worker holds this session's stage lock; the task retries shortly."""
@@ -34,37 +28,17 @@ class StageBusy(Exception):
 
 @contextmanager
 def stage_lock(session_id: str, stage: str, *, wait_s: float = 0.2) -> Iterator[None]:
-    """A per-session, per-stage Redis lock (SET NX PX with a token; released only by its owner).
+    """A per-session, per-stage Redis lock, renewed while held (``sessions.locks``).
 
     Waits only briefly: when another worker holds the lock it is doing this stage's work (a Whisper
     decode can take seconds), and a worker blocked here could be running the session's other stages.
-
-    Compare-and-delete uses WATCH/MULTI rather than a Lua script, so the embedded fakeredis needs no Lua.
+    A worker killed while holding it stalls the stage for at most ``locks.LOCK_TTL_S`` seconds.
     """
-    client = state.sync_client()
-    name = Keys(session_id).lock(stage)
-    token = uuid.uuid4().hex
-    deadline = time.monotonic() + wait_s
-    delay = 0.002
-    while not client.set(name, token, nx=True, px=LOCK_TIMEOUT_S * 1000):
-        if time.monotonic() >= deadline:
-            raise StageBusy(f"{stage} of {session_id} is busy")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.05)
     try:
-        yield
-    finally:
-        with client.pipeline() as pipe:
-            try:
-                pipe.watch(name)
-                if pipe.get(name) == token.encode():
-                    pipe.multi()
-                    pipe.delete(name)
-                    pipe.execute()
-                else:
-                    logger.warning("stage lock %s of %s expired before release", stage, session_id)
-            except redis.WatchError:
-                logger.warning("stage lock %s of %s changed hands before release", stage, session_id)
+        with locks.held(Keys(session_id).lock(stage), wait_s=wait_s):
+            yield
+    except locks.LockBusy as exc:
+        raise StageBusy(f"{stage} of {session_id} is busy") from exc
 
 
 @dataclass

@@ -117,11 +117,14 @@ def work(run: StageRun) -> None:
                       "timings_ms": timings}
         if s == run.last and not overload.partials:
             results[s]["degraded"] = ["partials"]
-    pipe = run.pipe
-    state.queue_results(pipe, session_id, results)
-    pipe.set(keys.stt, cursor.to_json(), ex=state.ttl())
-    if language and language != meta.detected_language:
-        pipe.hset(keys.meta, "detected_language", language)
-    stale = list(range(max(0, run.first - 2), real_last))  # raw chunks no later chunk needs as context
-    if stale:
-        pipe.hdel(keys.raw, *stale)
+        # Each step is committed on its own (result, stream state, cursor in one transaction), so a catch-up
+        # cut short by a crash or a time limit keeps what it did and the next task goes on from there.
+        pipe = run.pipe
+        state.queue_results(pipe, session_id, {s: results.pop(s)})
+        pipe.set(keys.stt, cursor.to_json(), ex=state.ttl())
+        if language and language != meta.detected_language:
+            pipe.hset(keys.meta, "detected_language", language)
+            meta.detected_language = language
+        if 0 < s <= real_last:
+            pipe.hdel(keys.raw, s - 1)  # raw chunks no later chunk needs as context
+        run.commit(s)

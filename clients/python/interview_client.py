@@ -119,6 +119,9 @@ async def stream_audio(
     encoding: str = "pcm_s16le",
     opus_bitrate: int = 24000,
     get_ticket: Callable[[], Awaitable[str]] | None = None,
+    connect_params: Callable[[], dict[str, str]] | None = None,
+    auto_resume: bool = False,
+    on_chunk: Callable[[int], Awaitable[None]] | None = None,
 ) -> StreamLog:
     """Stream ``audio`` (float32, shape (n,) or (n, channels)) and return everything received.
 
@@ -128,6 +131,9 @@ async def stream_audio(
     browser's WebCodecs AudioEncoder would (docs/protocol.md).
     ``get_ticket`` (outside DEBUG) returns a fresh one-time ticket (``POST /api/ws-tickets/``) for each
     connect and resume.
+    ``connect_params`` adds query parameters to every connect (a fresh one-time ``ticket`` in production);
+    ``auto_resume`` resumes whenever the server closes the socket before ``session_complete``; ``on_chunk`` is
+    awaited after each chunk is sent (fault injection in the reliability tests).
     """
     log = StreamLog()
     pending_notes = sorted(notes or [], key=lambda n: n[0])
@@ -173,8 +179,9 @@ async def stream_audio(
     async def connect(extra: dict[str, str]) -> Any:
         if get_ticket is not None:
             extra = {**extra, "ticket": await get_ticket()}
+        fresh = connect_params() if connect_params is not None else {}
         ws = await websockets.connect(
-            f"{url}?{urlencode({**query, **extra})}",
+            f"{url}?{urlencode({**query, **fresh, **extra})}",
             origin=origin,
             compression=compression,
             max_size=2**24,
@@ -184,6 +191,22 @@ async def stream_audio(
         if ack.get("type") != "connection_ack":
             raise RuntimeError(f"expected connection_ack, got {ack}")
         return ws, ack
+
+    async def resume() -> tuple[Any, int]:
+        nonlocal read_task
+        read_task.cancel()
+        for attempt in range(60):  # the server may be restarting
+            try:
+                have = [e["seq"] for e in log.of_type("audio_processed")]
+                ws, ack = await connect({"resume": log.ack["resume_token"], "delivered": str(max(have, default=-1))})
+                break
+            except (OSError, websockets.WebSocketException, RuntimeError):
+                await asyncio.sleep(0.5)
+        else:
+            raise RuntimeError("could not resume the session")
+        log.resumes += 1
+        read_task = asyncio.create_task(reader(ws))
+        return ws, ack["last_seq"] + 1
 
     ws, log.ack = await connect({})
     read_task = asyncio.create_task(reader(ws))
@@ -206,14 +229,39 @@ async def stream_audio(
                 next_seq = ack["last_seq"] + 1
                 continue
             frame = binary_frame(seq, payloads[seq])
-            await ws.send(frame)
+            try:
+                await ws.send(frame)
+            except websockets.ConnectionClosed:
+                if not auto_resume:
+                    raise
+                ws, next_seq = await resume()
+                continue
             log.bytes_sent += len(frame)
             log.sent_at[seq] = time.monotonic()
             log.chunk_end_s[seq] = ends_s[seq]
             next_seq += 1
-        await ws.send(json.dumps({"type": "session_end"}))
+            if on_chunk is not None:
+                await on_chunk(seq)
+        while True:
+            try:
+                await ws.send(json.dumps({"type": "session_end"}))
+                break
+            except websockets.ConnectionClosed:
+                if not auto_resume:
+                    raise
+                ws, _ = await resume()
         log.end_sent_at = time.monotonic()
-        await asyncio.wait_for(done.wait(), timeout=timeout_s)
+        deadline = time.monotonic() + timeout_s
+        while auto_resume and not done.is_set():  # a socket closed while finalising: resume to hear the end
+            if read_task.done():
+                ws, _ = await resume()
+            if time.monotonic() > deadline:
+                raise TimeoutError("no session_complete")
+            try:
+                await asyncio.wait_for(asyncio.shield(done.wait()), timeout=0.5)
+            except TimeoutError:
+                pass
+        await asyncio.wait_for(done.wait(), timeout=max(0.1, deadline - time.monotonic()))
         await asyncio.wait_for(read_task, timeout=10)
         log.close_code = ws.close_code
     finally:

@@ -40,7 +40,7 @@ class InterviewListSerializer(serializers.ModelSerializer):
     class Meta:
         model = Interview
         fields = [
-            "id", "owner", "candidate_name", "status", "language", "detected_language", "started_at", "ended_at",
+            "id", "owner", "candidate_name", "status", "end_reason", "language", "detected_language", "started_at", "ended_at",
             "duration_s", "overall_score", "question_set", "consent", "has_audio",
         ]  # fmt: skip
         read_only_fields = fields

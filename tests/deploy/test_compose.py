@@ -90,7 +90,7 @@ def test_one_session_through_the_compose_stack(compose, shared_data, tmp_path):
     from shareddata import manifest
 
     from analysis.audio.preprocess import load_audio_file
-    from sessions.client import stream_audio
+    from clients.python.interview_client import stream_audio
 
     project = f"interviewtest{os.getpid()}"
     # DEBUG=1: an anonymous socket (DEBUG=0 needs a ticket from the API, tested in tests/sessions)

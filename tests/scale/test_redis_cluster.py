@@ -22,7 +22,7 @@ from shareddata import manifest
 from textnorm import error_rate
 
 from analysis.audio.preprocess import load_audio_file
-from sessions.client import stream_audio
+from clients.python.interview_client import stream_audio
 
 pytestmark = [pytest.mark.scale, pytest.mark.integration, pytest.mark.models]
 

@@ -19,7 +19,7 @@ from shareddata import manifest
 from textnorm import error_rate
 
 from analysis.audio.preprocess import load_audio_file
-from sessions.client import StreamLog, stream_audio
+from clients.python.interview_client import StreamLog, stream_audio
 
 pytestmark = [pytest.mark.scale, pytest.mark.integration, pytest.mark.models]
 PARAMS = {"language": "en", "consent": "1"}

@@ -19,7 +19,7 @@ from analysis.pipeline import diarize, transcribe
 from analysis.pipeline.runner import StageBusy
 from analysis.pipeline.stages import STAGES
 from analysis.stt.engine import SR, Segment, StepResult, StreamState, Word
-from sessions import events, services, state
+from sessions import recording, events, services, state
 from sessions.state import Arrival, Keys, SessionMeta
 
 CHUNK = 1600  # 0.1 s at 16 kHz
@@ -121,7 +121,7 @@ def accept(meta: SessionMeta, seq: int) -> None:
     pcm = to_int16_bytes((0.1 * rng.standard_normal(CHUNK)).astype(np.float32))
     keys = Keys(meta.session_id)
     client = state.sync_client()
-    client.hset(keys.raw, seq, pcm)
+    recording.for_meta(meta).append(seq, pcm)  # durable first; raw audio is not copied into Redis
     client.hset(keys.recv, seq, Arrival(wall=time.time(), offset=seq * CHUNK).encode())
     client.hset(keys.meta, mapping={"last_seq": seq, "audio_s": repr((seq + 1) * CHUNK / SR)})
 

@@ -101,7 +101,7 @@ def test_a_lost_chain_is_picked_up_by_the_next_one(stubs: tuple[StubTranscriber,
     assert _transcript(recorder) == [f"s{s * CHUNK}-{(s + 1) * CHUNK}" for s in range(6)]
 
 
-def test_a_worker_crash_mid_transcribe_loses_and_repeats_nothing(stubs: tuple[StubTranscriber, Recorder]) -> None:
+def test_a_worker_crash_mid_transcribe_keeps_its_steps_and_repeats_nothing(stubs: tuple[StubTranscriber, Recorder]) -> None:
     transcriber, recorder = stubs
     meta = new_session()
     for seq in range(2):
@@ -113,7 +113,8 @@ def test_a_worker_crash_mid_transcribe_loses_and_repeats_nothing(stubs: tuple[St
     run_chain(meta.session_id, 1)  # (a redelivery, harmless)
     with pytest.raises(RuntimeError):
         run_chain(meta.session_id, 3)  # handles 2 and 3 in one step of the stage: crashes on 3
-    assert state.get_cursor(meta.session_id, "transcribe") == 1  # neither 2 nor 3 stored
+    # each step commits on its own (issue 11): chunk 2's step is kept, chunk 3's left no trace
+    assert state.get_cursor(meta.session_id, "transcribe") == 2
     transcriber.fail_at_call = None
     run_chain(meta.session_id, 3)  # the retry
     assert recorder.processed(meta.session_id) == [0, 1, 2, 3]

@@ -1,0 +1,179 @@
+"""Faults on the production shape (daphne + Celery worker processes, own Redis, MariaDB, DEBUG=0, tickets,
+consent), each compared with an uninterrupted run of the same recording: the same committed transcript, every
+seq answered once and in order, stored duration == audio sent, status completed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import websockets
+
+from analysis.audio.preprocess import file_to_16k_mono
+from clients.python.interview_client import StreamLog, binary_frame, pcm16, stream_audio
+
+pytestmark = [pytest.mark.integration, pytest.mark.models]
+
+CHUNK_MS = 250
+SPEED = 4.0
+PARAMS = {"language": "en", "consent": "1"}
+
+
+@pytest.fixture(scope="module")
+def audio(shared_data: Path) -> np.ndarray:
+    return file_to_16k_mono(str(shared_data / "en" / "jfk.flac"))
+
+
+def n_chunks(audio: np.ndarray) -> int:
+    return -(-len(audio) // (16000 * CHUNK_MS // 1000))
+
+
+async def run(stack: Any, audio: np.ndarray, **kwargs: Any) -> StreamLog:
+    return await stream_audio(stack.url, audio, params=PARAMS, chunk_ms=CHUNK_MS, speed=SPEED, timeout_s=240,
+                              connect_params=lambda: {"ticket": stack.ticket()}, **kwargs)
+
+
+_REFERENCE: dict[str, list[str]] = {}
+
+
+def reference(stack: Any, audio: np.ndarray) -> list[str]:
+    if "jfk" not in _REFERENCE:
+        log = asyncio.run(run(stack, audio))
+        check_answered(log, audio)
+        _REFERENCE["jfk"] = texts(log)
+        assert any("country" in t for t in _REFERENCE["jfk"]), _REFERENCE["jfk"]
+        check_stored(stack, log.ack["session_id"], audio, _REFERENCE["jfk"])
+    return _REFERENCE["jfk"]
+
+
+def texts(log: StreamLog) -> list[str]:
+    assert log.complete is not None, "no session_complete"
+    return [s["text"] for s in sorted(log.complete["segments"], key=lambda s: s["id"])]
+
+
+def check_answered(log: StreamLog, audio: np.ndarray) -> None:
+    seqs = [e["seq"] for e in log.of_type("audio_processed")]
+    assert seqs == list(range(n_chunks(audio))), "every seq answered once, in order"
+
+
+def check_stored(stack: Any, session_id: str, audio: np.ndarray, expected: list[str]) -> dict[str, Any]:
+    row = stack.interview(session_id)
+    assert row["status"] == "completed", row
+    assert row["audio"] and row["duration_s"] == pytest.approx(len(audio) / 16000, abs=1e-3)
+    assert row["segments"] == expected and row["report"]
+    return row
+
+
+def test_kill_9_of_a_worker_child_loses_nothing(stack, audio):
+    expected = reference(stack, audio)
+    killed: list[int] = []
+
+    async def fault(seq: int) -> None:
+        if seq == n_chunks(audio) // 2 and not killed:
+            killed.append(stack.kill_worker_child())
+
+    log = asyncio.run(run(stack, audio, on_chunk=fault))
+    assert killed
+    assert texts(log) == expected
+    check_answered(log, audio)
+    check_stored(stack, log.ack["session_id"], audio, expected)
+
+
+def test_kill_9_of_the_worker_main_process_and_a_new_worker_loses_nothing(stack, audio):
+    expected = reference(stack, audio)
+    killed: list[bool] = []
+
+    async def fault(seq: int) -> None:
+        if seq == n_chunks(audio) // 2 and not killed:
+            await asyncio.to_thread(stack.kill_worker_and_restart)
+            killed.append(True)
+
+    log = asyncio.run(run(stack, audio, on_chunk=fault))
+    assert killed
+    assert texts(log) == expected
+    check_answered(log, audio)
+    check_stored(stack, log.ack["session_id"], audio, expected)
+
+
+def test_redis_restarted_empty_mid_session_is_reported_and_recovered(stack, audio):
+    expected = reference(stack, audio)
+    restarted: list[bool] = []
+
+    async def fault(seq: int) -> None:
+        if seq == n_chunks(audio) // 2 and not restarted:
+            await asyncio.to_thread(stack.restart_redis)
+            restarted.append(True)
+
+    log = asyncio.run(run(stack, audio, on_chunk=fault, auto_resume=True))
+    assert restarted
+    codes = [e["code"] for e in log.of_type("error_message")]
+    assert "state_lost" in codes, codes  # a clear error, never silence
+    assert texts(log) == expected
+    check_answered(log, audio)
+    check_stored(stack, log.ack["session_id"], audio, expected)
+
+
+def test_abandoned_session_is_finalised_by_the_sweeper(stack, audio):
+    expected = reference(stack, audio)
+
+    async def abandon() -> str:
+        ws = await websockets.connect(f"{stack.url}?language=en&consent=1&ticket={stack.ticket()}",
+                                      origin="http://127.0.0.1")
+        ack = json.loads(await ws.recv())
+        step = 16000 * CHUNK_MS // 1000
+        for seq, start in enumerate(range(0, len(audio), step)):
+            await ws.send(binary_frame(seq, pcm16(audio[start : start + step])))
+            await asyncio.sleep(CHUNK_MS / 1000 / SPEED)
+        ws.transport.abort()  # the tab is closed: no session_end, no close frame
+        return str(ack["session_id"])
+
+    session_id = asyncio.run(abandon())
+    deadline = time.monotonic() + 240
+    while True:
+        row = stack.interview(session_id)
+        if row["status"] in ("completed", "failed") and (row["report"] or row["status"] == "failed"):
+            break
+        assert time.monotonic() < deadline, row
+        time.sleep(2)
+    row = check_stored(stack, session_id, audio, expected)
+    assert "no session_end" in row["end_reason"]
+
+
+def test_erasure_during_a_live_session_leaves_nothing(stack, audio):
+    async def erase_mid_session() -> tuple[str, list[dict[str, Any]]]:
+        ws = await websockets.connect(f"{stack.url}?language=en&consent=1&ticket={stack.ticket()}",
+                                      origin="http://127.0.0.1")
+        ack = json.loads(await ws.recv())
+        session_id = str(ack["session_id"])
+        step = 16000 * CHUNK_MS // 1000
+        received: list[dict[str, Any]] = []
+        for seq, start in enumerate(range(0, len(audio), step)):
+            if seq == n_chunks(audio) // 2:
+                request = urllib.request.Request(f"{stack.http}/api/interviews/{session_id}/", method="DELETE",
+                                                 headers={"Authorization": f"Token {stack.api_token}"})
+                assert (await asyncio.to_thread(urllib.request.urlopen, request)).status == 204
+            try:
+                await ws.send(binary_frame(seq, pcm16(audio[start : start + step])))
+            except websockets.ConnectionClosed:
+                break
+            await asyncio.sleep(CHUNK_MS / 1000 / SPEED)
+        try:
+            async for raw in ws:
+                received.append(json.loads(raw))
+        except websockets.ConnectionClosed:
+            pass
+        return session_id, received
+
+    session_id, received = asyncio.run(erase_mid_session())
+    errors = [e for e in received if e["type"] == "error_message"]
+    assert errors and errors[-1]["code"] == "session_ended" and errors[-1]["fatal"]
+    time.sleep(5)  # whatever the worker still had queued has run
+    assert stack.interview(session_id) is None
+    assert not (stack.workdir / "media" / "recordings" / session_id).exists()
+    assert not list((stack.workdir / "media").glob(f"interviews/{session_id}*"))
