@@ -167,6 +167,10 @@ class _TorchaudioStandIn(types.ModuleType):
 _SPEECHBRAIN_IMPORT_LOCK = threading.Lock()
 
 
+def _drop_torchaudio_version_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Failed to detect torchaudio major version")
+
+
 @contextmanager
 def speechbrain_without_torchaudio() -> Iterator[None]:
     """Let speechbrain's modules import while torchaudio is absent or broken, for this block only.
@@ -189,14 +193,14 @@ def speechbrain_without_torchaudio() -> Iterator[None]:
             return
         stand_in = _TorchaudioStandIn("torchaudio")
         sys.modules["torchaudio"] = stand_in
-        # speechbrain warns once per import that it cannot read torchaudio's version; that is expected here.
+        # speechbrain warns that it cannot read torchaudio's version; expected here, so that one message is
+        # filtered (a filter, because speechbrain's get_logger resets the logger's level on import).
         sb_logger = logging.getLogger("speechbrain.utils.torch_audio_backend")
-        level = sb_logger.level
-        sb_logger.setLevel(logging.ERROR)
+        sb_logger.addFilter(_drop_torchaudio_version_warning)
         try:
             yield
         finally:
-            sb_logger.setLevel(level)
+            sb_logger.removeFilter(_drop_torchaudio_version_warning)
             if sys.modules.get("torchaudio") is stand_in:
                 del sys.modules["torchaudio"]
 
