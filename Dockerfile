@@ -26,8 +26,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
-COPY requirements.txt .
+COPY requirements.txt requirements-nodeps.txt ./
 RUN pip install -r requirements.txt \
+ && pip install --no-deps -r requirements-nodeps.txt \
  && apt-get purge -y build-essential && apt-get autoremove -y
 
 COPY . .

@@ -1,6 +1,7 @@
 """Diarization benchmark on the shared recordings: DER (live and final), role accuracy, cost.
 
 Run: .venv/bin/python -m bench.diarize  (reads $SHARED_DATA_DIR, default ../shared/data)
+     .venv/bin/python -m bench.diarize --backend ecapa --speaker-model-dir DIR  (SpeechBrain ECAPA weights)
 
 For every manifest entry with an RTTM, and for each emotion_ko speaker's four moods in one session (one
 voice, the interviewer never speaks, a typed question before each answer): DER with pyannote.metrics,
@@ -18,6 +19,7 @@ kept live. Cost is process CPU seconds (all threads) per audio second.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import time
@@ -125,11 +127,34 @@ def recordings(data: Path):
         yield f"emotion_ko/{speaker} four moods", audio, ref, Timeline([Segment(0, len(audio) / 16000)]), turns, hints
 
 
+def select_backend(argv: list[str] | None = None) -> str:
+    """Apply ``--backend`` to the environment ``get_encoder()`` reads; returns a one-line description."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", choices=["env", "resemblyzer", "ecapa"], default="env",
+                        help="speaker encoder: env (SPEAKER_MODEL_DIR decides), resemblyzer, or ecapa")
+    parser.add_argument("--speaker-model-dir", default="",
+                        help="SpeechBrain ECAPA directory (hyperparams.yaml + embedding_model.ckpt ...)")
+    args = parser.parse_args(argv)
+    if args.backend == "resemblyzer":
+        os.environ.pop("SPEAKER_MODEL_DIR", None)
+        os.environ.pop("SPEAKER_MODEL", None)
+    elif args.backend == "ecapa" or args.speaker_model_dir:
+        model_dir = args.speaker_model_dir or os.environ.get("SPEAKER_MODEL_DIR") or os.environ.get("SPEAKER_MODEL")
+        if not model_dir:
+            parser.error("--backend ecapa needs --speaker-model-dir (or SPEAKER_MODEL_DIR)")
+        os.environ.pop("SPEAKER_MODEL", None)
+        os.environ["SPEAKER_MODEL_DIR"] = model_dir
+    chosen = os.environ.get("SPEAKER_MODEL_DIR") or os.environ.get("SPEAKER_MODEL")
+    return f"SpeechBrain ECAPA from {chosen}" if chosen else "resemblyzer GE2E"
+
+
 def main() -> None:
+    backend = select_backend()
     data = Path(os.environ.get("SHARED_DATA_DIR", REPO.parent / "shared" / "data"))
     t0 = time.perf_counter()
     get_encoder().embed([np.zeros(24000, dtype=np.float32)])  # first LSTM pass allocates; keep it out of timings
     speech_regions(np.zeros(16000, dtype=np.float32))
+    print(f"speaker encoder: {backend} ({get_encoder().dim}-d)")
     print(f"model load (encoder + VAD): {time.perf_counter() - t0:.2f} s wall\n")
     rows = []
     for name, audio, ref, uem, turns, hints in recordings(data):

@@ -8,17 +8,24 @@ the caller's audio at exact sample offsets and fed to the encoder directly.
 Backends:
 - default: the GE2E LSTM encoder bundled inside the installed ``resemblyzer`` wheel (offline, ~5 ms per
   1.5 s window on one CPU core once warm);
-- optional: SpeechBrain ECAPA when ``SPEAKER_MODEL`` names a local model directory. SpeechBrain is not a
-  dependency (its install pulls a CUDA torchaudio), so it is imported lazily and a missing install raises a
-  clear error instead of silently falling back.
+- optional: SpeechBrain ECAPA-TDNN when ``SPEAKER_MODEL_DIR`` (alias ``SPEAKER_MODEL``) names a local model
+  directory laid out like ``speechbrain/spkrec-ecapa-voxceleb``. speechbrain is installed without its
+  torchaudio: no torchaudio on the index matches the CPU torch 2.13 (the newest, 2.11.1, is a CUDA build
+  whose ``_torchaudio.so`` needs ``libc10_cuda.so``). The ECAPA path (Fbank, ECAPA_TDNN, EncoderClassifier)
+  never calls torchaudio; only module-level ``import torchaudio`` lines stand in the way, so loading runs
+  with a stand-in module for exactly that time (see ``speechbrain_without_torchaudio``).
 """
 
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import os
 import sys
+import threading
 import types
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -142,43 +149,138 @@ class ResemblyzerEncoder:
         return out
 
 
-class EcapaEncoder:
-    """SpeechBrain ECAPA-TDNN from a local directory (``SPEAKER_MODEL``), loaded without network access."""
+class _TorchaudioStandIn(types.ModuleType):
+    """Takes ``torchaudio``'s place in ``sys.modules`` while speechbrain's ECAPA modules are imported.
 
-    dim = 192
+    Every attribute lookup fails with an ``AttributeError`` that names the missing piece, so a code path that
+    really needs torchaudio (resampling, file loading, LEAF filters) fails loudly instead of misbehaving,
+    and ``hasattr(torchaudio, "__version__")`` in speechbrain's backend check is simply False.
+    """
 
-    def __init__(self, model_dir: str) -> None:
-        path = Path(model_dir)
-        if not (path / "hyperparams.yaml").exists():
-            raise SpeakerModelUnavailable(
-                f"SPEAKER_MODEL={model_dir!r} is not a SpeechBrain model directory (no hyperparams.yaml)"
-            )
-        try:
-            import torch
-            from speechbrain.inference.speaker import EncoderClassifier
-        except ImportError as exc:  # pragma: no cover - depends on an optional install
-            raise SpeakerModelUnavailable(
-                "SPEAKER_MODEL is set but speechbrain is not importable; install speechbrain with a "
-                "torchaudio matching the CPU torch, or unset SPEAKER_MODEL to use resemblyzer"
-            ) from exc
-        self._torch = torch
-        self._model = EncoderClassifier.from_hparams(
-            source=str(path), savedir=str(path), run_opts={"device": speaker_device()}
+    def __getattr__(self, name: str) -> object:
+        raise AttributeError(
+            f"torchaudio.{name} is not available: no torchaudio build matches the CPU torch in this "
+            "environment, and the speaker-embedding path was not expected to need it"
         )
 
-    def embed(self, waves: list[np.ndarray]) -> np.ndarray:  # pragma: no cover - optional backend
+
+_SPEECHBRAIN_IMPORT_LOCK = threading.Lock()
+
+
+def _drop_torchaudio_version_warning(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Failed to detect torchaudio major version")
+
+
+@contextmanager
+def speechbrain_without_torchaudio() -> Iterator[None]:
+    """Let speechbrain's modules import while torchaudio is absent or broken, for this block only.
+
+    A real, working torchaudio is used untouched. Otherwise a stand-in sits in ``sys.modules`` for the
+    duration (hyperparams.yaml instantiation imports more speechbrain modules, so loading runs inside too)
+    and is removed afterwards, so no other library sees a fake torchaudio. The modules imported meanwhile
+    keep their reference to the stand-in, which is what makes a torchaudio call on the ECAPA path raise.
+    """
+    with _SPEECHBRAIN_IMPORT_LOCK:
+        if "torchaudio" in sys.modules:
+            yield
+            return
+        try:
+            import torchaudio  # noqa: F401
+        except (ImportError, OSError):
+            sys.modules.pop("torchaudio", None)
+        else:
+            yield
+            return
+        stand_in = _TorchaudioStandIn("torchaudio")
+        sys.modules["torchaudio"] = stand_in
+        # speechbrain warns that it cannot read torchaudio's version; expected here, so that one message is
+        # filtered (a filter, because speechbrain's get_logger resets the logger's level on import).
+        sb_logger = logging.getLogger("speechbrain.utils.torch_audio_backend")
+        sb_logger.addFilter(_drop_torchaudio_version_warning)
+        try:
+            yield
+        finally:
+            sb_logger.removeFilter(_drop_torchaudio_version_warning)
+            if sys.modules.get("torchaudio") is stand_in:
+                del sys.modules["torchaudio"]
+
+
+def speaker_model_dir() -> str:
+    """``SPEAKER_MODEL_DIR`` (or its older name ``SPEAKER_MODEL``): a local SpeechBrain ECAPA directory; empty
+    selects resemblyzer. Setting both to different values is a configuration error."""
+    new = os.environ.get("SPEAKER_MODEL_DIR", "").strip()
+    old = os.environ.get("SPEAKER_MODEL", "").strip()
+    if new and old and Path(new).resolve() != Path(old).resolve():
+        raise SpeakerModelUnavailable(
+            f"SPEAKER_MODEL_DIR={new!r} and SPEAKER_MODEL={old!r} disagree; set only SPEAKER_MODEL_DIR"
+        )
+    return new or old
+
+
+class EcapaEncoder:
+    """SpeechBrain ECAPA-TDNN from a local directory, loaded without network access.
+
+    The directory holds ``hyperparams.yaml`` and the checkpoints its pretrainer names (for
+    ``spkrec-ecapa-voxceleb``: ``embedding_model.ckpt``, ``mean_var_norm_emb.ckpt``, ``classifier.ckpt``,
+    ``label_encoder.txt``). The yaml's ``pretrained_path`` points at the Hugging Face hub; it is overridden
+    with the directory itself and files are used in place (``LocalStrategy.NO_LINK``), so nothing is fetched.
+    """
+
+    def __init__(self, model_dir: str) -> None:
+        path = Path(model_dir).expanduser().resolve()
+        hparams_file = path / "hyperparams.yaml"
+        if not hparams_file.exists():
+            raise SpeakerModelUnavailable(
+                f"SPEAKER_MODEL_DIR={model_dir!r} is not a SpeechBrain model directory (no hyperparams.yaml)"
+            )
+        import torch
+
+        with speechbrain_without_torchaudio():
+            try:
+                from speechbrain.inference.speaker import EncoderClassifier
+                from speechbrain.utils.fetching import LocalStrategy
+            except ImportError as exc:
+                raise SpeakerModelUnavailable(
+                    f"SPEAKER_MODEL_DIR is set but speechbrain cannot be imported ({exc}); "
+                    "run `make install`, or unset it to use resemblyzer"
+                ) from exc
+            has_pretrained_path = any(
+                line.startswith("pretrained_path:") for line in hparams_file.read_text(encoding="utf-8").splitlines()
+            )
+            overrides = {"pretrained_path": str(path)} if has_pretrained_path else {}
+            try:
+                self._model = EncoderClassifier.from_hparams(
+                    source=str(path),
+                    savedir=str(path),
+                    overrides=overrides,
+                    local_strategy=LocalStrategy.NO_LINK,
+                    run_opts={"device": speaker_device()},
+                )
+            except (OSError, ValueError, KeyError, RuntimeError) as exc:
+                raise SpeakerModelUnavailable(f"cannot load the ECAPA model in {str(path)!r}: {exc}") from exc
+        self._torch = torch
+        self._model.eval()
+        self.dim = int(self._probe_dim())
+
+    def _probe_dim(self) -> int:
+        with self._torch.inference_mode():
+            return int(self._model.encode_batch(self._torch.zeros(1, SAMPLE_RATE)).shape[-1])
+
+    def embed(self, waves: list[np.ndarray]) -> np.ndarray:
         if not waves:
             return np.zeros((0, self.dim), dtype=np.float32)
-        longest = max(len(w) for w in waves)
-        batch = np.zeros((len(waves), longest), dtype=np.float32)
-        lens = np.zeros(len(waves), dtype=np.float32)
+        # Windows of equal length go through together and unpadded, so a window's vector never depends on
+        # which other windows shared its batch (padding would change the Fbank normalisation and the convs).
+        out = np.zeros((len(waves), self.dim), dtype=np.float32)
+        by_len: dict[int, list[int]] = {}
         for i, w in enumerate(waves):
-            batch[i, : len(w)] = w
-            lens[i] = len(w) / longest
+            by_len.setdefault(len(w), []).append(i)
         with self._torch.inference_mode():
-            emb = self._model.encode_batch(self._torch.from_numpy(batch), self._torch.from_numpy(lens))
-        vec = emb.squeeze(1).cpu().numpy().astype(np.float32)
-        return vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-9)
+            for idxs in by_len.values():
+                batch = self._torch.from_numpy(np.stack([waves[i].astype(np.float32) for i in idxs]))
+                emb = self._model.encode_batch(batch)
+                out[idxs] = emb.reshape(len(idxs), -1).cpu().numpy()
+        return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-9)
 
 
 def speaker_device() -> str:
@@ -194,7 +296,7 @@ def _encoder_for(model_dir: str) -> SpeakerEncoder:
 
 def get_encoder() -> SpeakerEncoder:
     """The process-wide encoder (loaded once per worker; ~1-4 s the first time)."""
-    return _encoder_for(os.environ.get("SPEAKER_MODEL", "").strip())
+    return _encoder_for(speaker_model_dir())
 
 
 @lru_cache(maxsize=1)
