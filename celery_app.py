@@ -55,4 +55,5 @@ def _check_gpu_layout(sender: Any = None, **_kwargs: object) -> None:
 
 
 # Log context, stage metrics and monitoring for every task (signal handlers; imported after ``app`` exists).
-from interview_project import observability  # noqa: E402
+# The submodule by its full name, not ``from interview_project import``: the package's __init__ imports this file.
+import interview_project.observability as observability  # noqa: E402

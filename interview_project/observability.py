@@ -26,7 +26,8 @@ from celery.signals import (
 )
 from django.conf import settings
 
-from interview_project import logs, metrics
+import interview_project.logs as logs
+import interview_project.metrics as metrics
 from sessions import monitor, state
 
 logger = logging.getLogger(__name__)
