@@ -53,6 +53,8 @@ MIDDLEWARE = [
     # daphne serves no static files: WhiteNoise answers /static/ (admin, API docs, console) in every mode.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The interface language (docs/console.md): the set_language cookie, else Accept-Language, else English.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -71,6 +73,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -141,7 +144,11 @@ WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
 """Serve straight from the app folders (no collectstatic needed); on in DEBUG, off in production."""
 WHITENOISE_AUTOREFRESH = DEBUG
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The interface language (console, report chrome, login pages, admin, the live page's JavaScript); independent
+# of an interview's language. Catalogues: locale/<code>/LC_MESSAGES/django.po and djangojs.po.
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

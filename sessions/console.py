@@ -19,6 +19,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 from django.views.static import serve
 
 from analysis.models import QuestionSet
@@ -39,6 +40,16 @@ mimetypes.add_type("text/javascript", ".js")
 mimetypes.add_type("text/javascript", ".mjs")
 
 
+INTERVIEW_LANGUAGE_CHOICES = [
+    (Interview.Language.AUTO.value, _("Detect")),
+    (Interview.Language.KOREAN.value, _("Korean")),
+    (Interview.Language.ENGLISH.value, _("English")),
+]
+MODE_CHOICES = [(Interview.Mode.INTERVIEW.value, _("Interview")), (Interview.Mode.PRACTICE.value, _("Practice"))]
+ROLE_LABELS = {"interviewer": _("Interviewer"), "candidate": _("Candidate"), "unknown": _("Unknown")}
+"""Speaker roles as the interface names them (the model's labels stay English for the admin's choices)."""
+
+
 class StartForm(forms.Form):
     """What the start page asks; the live page re-validates the same fields from its query string.
 
@@ -50,18 +61,19 @@ class StartForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.user = user
 
-    language = forms.ChoiceField(choices=Interview.Language.choices, initial=Interview.Language.AUTO)
+    # the interview's language (what is spoken), not the interface's: labels follow the interface language
+    language = forms.ChoiceField(choices=INTERVIEW_LANGUAGE_CHOICES, initial=Interview.Language.AUTO)
     question_set = forms.SlugField(required=False)
     candidate = forms.CharField(required=False, max_length=200, strip=True)
     channels = forms.TypedChoiceField(
-        choices=[(1, "Microphone only"), (2, "Microphone + shared tab audio (remote interviewer)")],
+        choices=[(1, _("Microphone only")), (2, _("Microphone + shared tab audio (remote interviewer)"))],
         coerce=int,
         initial=1,
     )
-    mode = forms.ChoiceField(choices=Interview.Mode.choices, initial=Interview.Mode.INTERVIEW, required=False)
+    mode = forms.ChoiceField(choices=MODE_CHOICES, initial=Interview.Mode.INTERVIEW, required=False)
     consent = forms.BooleanField(
         required=True,
-        error_messages={"required": "The candidate must agree to recording and analysis before the interview starts."},
+        error_messages={"required": _("The candidate must agree to recording and analysis before the interview starts.")},
     )
 
     def clean_question_set(self) -> QuestionSet | None:
@@ -70,7 +82,7 @@ class StartForm(forms.Form):
             return None
         found = question_sets_visible_to(user=self.user).filter(slug=slug).first()
         if found is None:
-            raise forms.ValidationError("Unknown question set.")
+            raise forms.ValidationError(_("Unknown question set."))
         return found
 
 
@@ -168,7 +180,7 @@ def _transcript_context(interview: Interview) -> dict[str, Any]:
     notes = list(Note.objects.filter(interview=interview).order_by("at", "id"))
     rows: list[dict[str, Any]] = [
         {"kind": "segment", "at": s.start, "end": s.end, "text": s.text, "role": s.role or "unknown",
-         "role_label": Segment.Role(s.role).label if s.role in Segment.Role.values else "Unknown",
+         "role_label": ROLE_LABELS.get(s.role or "unknown", ROLE_LABELS["unknown"]),
          "speaker": s.speaker, "confidence": s.confidence}
         for s in segments
     ]
@@ -183,7 +195,7 @@ def _transcript_context(interview: Interview) -> dict[str, Any]:
         "rows": rows,
         "segment_count": len(segments),
         "word_count": words,
-        "talk_time": sorted(by_role.items()),
+        "talk_time": [(ROLE_LABELS.get(role, role), seconds) for role, seconds in sorted(by_role.items())],
         "pending": interview.status in (Interview.Status.LIVE, Interview.Status.FINALIZING),
         "recording": RecordingImport.objects.filter(interview=interview).first(),
     }
