@@ -4,6 +4,8 @@
 // tab, e.g. a video call), channel 1 = the candidate (the local microphone). A ChannelMergerNode down-mixes
 // each source to mono and places it on its channel, so the worklet always sees exactly `channels` inputs.
 
+import { format, gettext } from "./i18n.js";
+
 export class CaptureError extends Error {
   constructor(code, message) {
     super(message);
@@ -14,7 +16,7 @@ export class CaptureError extends Error {
 /** Ask for the interviewer's tab audio; must run inside a user gesture (a click). */
 export async function pickDisplayAudio() {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getDisplayMedia) {
-    throw new CaptureError("unsupported", "This browser cannot capture another tab's audio.");
+    throw new CaptureError("unsupported", gettext("This browser cannot capture another tab's audio."));
   }
   const stream = await navigator.mediaDevices.getDisplayMedia({
     video: true, // Chrome only offers audio alongside a video source
@@ -25,7 +27,7 @@ export async function pickDisplayAudio() {
   });
   if (stream.getAudioTracks().length === 0) {
     for (const t of stream.getTracks()) t.stop();
-    throw new CaptureError("no_tab_audio", "The shared source has no audio: pick a tab and tick \"Share tab audio\".");
+    throw new CaptureError("no_tab_audio", gettext("The shared source has no audio: pick a tab and tick \"Share tab audio\"."));
   }
   return stream;
 }
@@ -37,7 +39,7 @@ export async function pickDisplayAudio() {
 export async function startCapture({ channels, chunkMs, targetRate = 16000, workletUrl, displayStream = null,
                                      onChunk, onLevel, onTrackEnded }) {
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    throw new CaptureError("unsupported", "This browser cannot capture audio (a secure context — https or localhost — is required).");
+    throw new CaptureError("unsupported", gettext("This browser cannot capture audio (a secure context — https or localhost — is required)."));
   }
   let mic;
   try {
@@ -51,7 +53,7 @@ export async function startCapture({ channels, chunkMs, targetRate = 16000, work
       },
     });
   } catch (err) {
-    throw new CaptureError("mic_denied", `Microphone unavailable: ${err.message || err.name}`);
+    throw new CaptureError("mic_denied", format(gettext("Microphone unavailable: %(error)s"), { error: err.message || err.name }));
   }
   const context = new AudioContext({ latencyHint: "interactive" });
   await context.audioWorklet.addModule(workletUrl);

@@ -8,6 +8,7 @@ import { CaptureError, pickDisplayAudio, startCapture } from "./capture.js";
 import { LiveConnection } from "./connection.js";
 import { OpusChunker, opusSupported } from "./opus-encoder.js";
 import { FeedbackView, ScoresView, TranscriptView, formatTime } from "./render.js";
+import { format, gettext } from "./i18n.js";
 import { correctionMessage } from "./roles.js";
 
 const config = JSON.parse(document.getElementById("console-config").textContent);
@@ -19,11 +20,12 @@ const socketParams = { ...config.params, encoding: useOpus ? "opus" : "pcm_s16le
 if (useOpus) delete socketParams.sample_rate; // Opus is decoded at 48 kHz whatever it was encoded from
 // Practice: a candidate rehearsing alone. Questions are shown here and sent as notes; nobody asks them aloud.
 const practice = config.params.mode === "practice";
-const ASK = practice ? "Next question" : "Ask next question";
+const ASK = practice ? gettext("Next question") : gettext("Ask next question");
 const STATE_LABELS = {
-  idle: "starting", connecting: "connecting", connected: "connected", reconnecting: "reconnecting",
-  ending: "finishing", ended: "ended",
+  idle: gettext("starting"), connecting: gettext("connecting"), connected: gettext("connected"),
+  reconnecting: gettext("reconnecting"), ending: gettext("finishing"), ended: gettext("ended"),
 };
+const END_HELP = gettext("Ending sends the remaining audio, waits for the final transcript and opens the report.");
 
 const transcript = new TranscriptView($("transcript"), $("partial"), $("transcript-empty"));
 const scores = new ScoresView($("scores"), $("score-chart"), $("scores-empty"));
@@ -81,15 +83,16 @@ function handleState(state, info) {
   const box = $("conn-state");
   box.dataset.state = state;
   let label = STATE_LABELS[state] || state;
-  if (state === "reconnecting") label += info.attempt > 1 ? ` (try ${info.attempt})` : "";
-  if (state === "ended" && info.outcome === "failed") label = "ended (error)";
+  if (state === "reconnecting") label += info.attempt > 1 ? ` ${format(gettext("(try %(attempt)s)"), { attempt: info.attempt })}` : "";
+  if (state === "ended" && info.outcome === "failed") label = gettext("ended (error)");
   $("conn-label").textContent = label;
   const live = state === "connected";
   $("end-button").disabled = !(live || state === "reconnecting") || connection.endRequested;
   for (const id of ["eval-button", "note-button", "ask-button"]) $(id).disabled = !live;
   $("next-question").disabled = !live || questionIndex + 1 >= config.questions.length;
   if (state === "ended" && info.outcome === "failed") {
-    showAlert(lastError ? `The session stopped: ${lastError.message}` : `The connection was refused (code ${info.code}).`);
+    showAlert(lastError ? format(gettext("The session stopped: %(message)s"), { message: lastError.message })
+      : format(gettext("The connection was refused (code %(code)s)."), { code: info.code }));
     stopCapture();
   }
 }
@@ -122,13 +125,16 @@ function handleEvent(event) {
     case "final_progress":
       $("final-progress").hidden = false;
       $("final-bar").value = Number(event.done) || 0;
-      $("final-label").textContent = `Finishing: ${event.stage} (${Math.round((Number(event.done) || 0) * 100)}%)`;
+      $("final-label").textContent = format(gettext("Finishing: %(stage)s (%(percent)s)"), {
+        stage: event.stage, percent: `${Math.round((Number(event.done) || 0) * 100)}%` });
       break;
     case "note_ack":
-      flash(event.kind === "question" ? `Question marked at ${formatTime(event.at)}` : `Note saved at ${formatTime(event.at)}`);
+      flash(format(event.kind === "question" ? gettext("Question marked at %(time)s") : gettext("Note saved at %(time)s"),
+        { time: formatTime(event.at) }));
       break;
     case "evaluation_status":
-      flash(`Server has ${event.audio_s} s of audio, ${event.segments} segments, ${event.words} words`);
+      flash(format(gettext("Server has %(audio)s s of audio, %(segments)s segments, %(words)s words"),
+        { audio: event.audio_s, segments: event.segments, words: event.words }));
       break;
     case "error_message":
       lastError = event;
@@ -156,7 +162,7 @@ function flash(message) {
   help.textContent = message;
   clearTimeout(flashTimer);
   flashTimer = setTimeout(() => {
-    help.textContent = "Ending sends the remaining audio, waits for the final transcript and opens the report.";
+    help.textContent = END_HELP;
   }, 4000);
 }
 
@@ -165,7 +171,7 @@ function completed(event) {
   transcript.setPartial("");
   $("final-progress").hidden = false;
   $("final-bar").value = 1;
-  $("final-label").textContent = "Done. Opening the report…";
+  $("final-label").textContent = gettext("Done. Opening the report…");
   const url = event.report_url || reportUrl(event.session_id);
   window.__console.reportUrl = url;
   window.__console.complete = { session_id: event.session_id, duration_s: event.duration_s,
@@ -174,7 +180,7 @@ function completed(event) {
   // A moment to see the final transcript; the link is there for anyone who wants to go at once.
   const link = document.createElement("a");
   link.href = url;
-  link.textContent = " Open the report now";
+  link.textContent = ` ${gettext("Open the report now")}`;
   $("final-label").append(link);
   setTimeout(() => location.assign(url), config.report_delay_ms ?? 1500);
 }
@@ -188,7 +194,7 @@ async function beginCapture(displayStream = null) {
       opusChunker = new OpusChunker({
         sampleRate: 16000, channels, chunkMs: config.chunk_ms,
         onChunk: (payload, seconds) => connection.pushChunk(payload, seconds),
-        onError: (err) => showAlert(`Opus encoding failed: ${err.message || err}`),
+        onError: (err) => showAlert(format(gettext("Opus encoding failed: %(error)s"), { error: err.message || err })),
       });
     }
     capture = await startCapture({
@@ -202,11 +208,12 @@ async function beginCapture(displayStream = null) {
         else connection.pushChunk(pcm);
       },
       onLevel: showLevel,
-      onTrackEnded: () => showAlert("An audio source stopped (the tab was closed or sharing ended). Its channel is silent now."),
+      onTrackEnded: () => showAlert(gettext("An audio source stopped (the tab was closed or sharing ended). Its channel is silent now.")),
     });
     $("gesture").hidden = !capture.needsGesture;
   } catch (err) {
-    showAlert(err instanceof CaptureError ? err.message : `Audio capture failed: ${err.message || err}`);
+    showAlert(err instanceof CaptureError ? err.message
+      : format(gettext("Audio capture failed: %(error)s"), { error: err.message || err }));
     throw err;
   }
 }
@@ -270,8 +277,8 @@ function renderQuestions() {
     const button = document.createElement("button");
     button.type = "button";
     button.className = "btn small";
-    button.textContent = "Ask";
-    button.setAttribute("aria-label", `Ask question ${i + 1}`);
+    button.textContent = gettext("Ask");
+    button.setAttribute("aria-label", format(gettext("Ask question %(number)s"), { number: i + 1 }));
     button.addEventListener("click", () => askQuestion(i));
     const item = document.createElement("li");
     item.className = i === questionIndex ? "current" : i < questionIndex ? "asked" : "";
@@ -281,7 +288,7 @@ function renderQuestions() {
     list.append(item);
   });
   const next = config.questions[questionIndex + 1];
-  $("next-question").textContent = next ? `${ASK} (${questionIndex + 2}/${config.questions.length})` : "No more questions";
+  $("next-question").textContent = next ? `${ASK} (${questionIndex + 2}/${config.questions.length})` : gettext("No more questions");
   $("next-question").disabled = !next || connection.state !== "connected";
   if (config.questions.length === 0) $("next-question").hidden = true;
 }

@@ -4,12 +4,14 @@
 // that contains markup stays text. Segments are keyed by id: a replayed or repeated event after a resume
 // replaces a segment instead of duplicating it, and `session_complete` can restate the whole transcript.
 
+import { format, gettext } from "./i18n.js";
 import { correctedSegments } from "./roles.js";
 
 const SVG = "http://www.w3.org/2000/svg";
-const ROLE_LABELS = { interviewer: "Interviewer", candidate: "Candidate", unknown: "Speaker" };
+const ROLE_LABELS = { interviewer: gettext("Interviewer"), candidate: gettext("Candidate"), unknown: gettext("Speaker") };
 const DIMENSION_LABELS = {
-  relevance: "Relevance", structure: "Structure", specificity: "Specificity", delivery: "Delivery", composure: "Composure",
+  relevance: gettext("Relevance"), structure: gettext("Structure"), specificity: gettext("Specificity"),
+  delivery: gettext("Delivery"), composure: gettext("Composure"),
 };
 
 export function el(tag, attrs = {}, ...children) {
@@ -56,9 +58,10 @@ export class TranscriptView {
   upsert(segment) {
     const stick = this.nearBottom();
     const role = roleOf(segment);
-    const who = segment.speaker && role === "unknown" ? `Speaker ${segment.speaker}` : ROLE_LABELS[role];
+    const who = segment.speaker && role === "unknown" ? format(gettext("Speaker %(speaker)s"), { speaker: segment.speaker }) : ROLE_LABELS[role];
     const title = segment.role_confidence !== undefined && role !== "unknown"
-      ? `${ROLE_LABELS[role]} (confidence ${Math.round(segment.role_confidence * 100)}%)` : undefined;
+      ? format(gettext("%(role)s (confidence %(percent)s)"), {
+        role: ROLE_LABELS[role], percent: `${Math.round(segment.role_confidence * 100)}%` }) : undefined;
     const node = el("div", { class: `seg role-${role}${segment.corrected ? " corrected" : ""}`, "data-id": segment.id,
                              "data-role": role, "data-speaker": segment.speaker || undefined },
       el("span", { class: "who", text: who, title }),
@@ -134,11 +137,12 @@ export class ScoresView {
           el("span", { class: `fill ${bandClass(value)}`, style: `width:${Math.max(0, Math.min(100, value))}%` })),
         el("span", { class: "score-v", text: Math.round(value) })));
     const band = Array.isArray(event.band) && event.band.length === 2
-      ? ` (range ${Math.round(event.band[0])}–${Math.round(event.band[1])})` : "";
+      ? ` ${format(gettext("(range %(low)s–%(high)s)"), { low: Math.round(event.band[0]), high: Math.round(event.band[1]) })}` : "";
     const headline = el("p", { class: "overall" },
       el("span", { class: `big ${bandClass(event.overall)}`, text: Math.round(event.overall) }),
       el("span", { class: "muted small",
-        text: ` ${event.scope === "session" ? "session" : `answer ${event.answer_id ?? ""}`.trim()} overall${band}` }));
+        text: ` ${event.scope === "session" ? gettext("session overall")
+          : format(gettext("answer %(answer)s overall"), { answer: event.answer_id ?? "" })}${band}` }));
     this.container.replaceChildren(headline, ...rows);
     this.drawChart();
   }
@@ -148,9 +152,10 @@ export class ScoresView {
     const n = this.history.length;
     const x = (i) => (n <= 1 ? L + (W - L - R) / 2 : L + (i * (W - L - R)) / (n - 1));
     const y = (v) => T + ((100 - Math.max(0, Math.min(100, v))) * (H - T - B)) / 100;
-    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": "Overall score after each update" });
+    const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": gettext("Overall score after each update") });
     const title = svg("title");
-    title.textContent = `Overall score history: ${this.history.map((h) => Math.round(h.overall)).join(", ")}`;
+    title.textContent = format(gettext("Overall score history: %(scores)s"),
+      { scores: this.history.map((h) => Math.round(h.overall)).join(", ") });
     root.append(title);
     for (const v of [0, 50, 100]) {
       root.append(svg("line", { x1: L, x2: W - R, y1: y(v), y2: y(v), class: "grid" }));
@@ -169,7 +174,7 @@ export class ScoresView {
       for (const [h, i] of pts) root.append(svg("circle", { cx: x(i), cy: y(h.overall), r: 3, class: `pt ${scope}` }));
     }
     const legend = svg("text", { x: W - R, y: H - 4, class: "axis", "text-anchor": "end" });
-    for (const [scope, label] of [["answer", "answer"], ["session", "session"]]) {
+    for (const [scope, label] of [["answer", gettext("answer")], ["session", gettext("session")]]) {
       const dot = svg("tspan", { class: `legend-dot ${scope}`, dx: scope === "answer" ? 0 : 6 });
       dot.textContent = "● ";
       const text = svg("tspan");
@@ -181,7 +186,7 @@ export class ScoresView {
   }
 }
 
-const SEVERITY_LABELS = { critical: "Needs work", warn: "Watch", info: "Note" };
+const SEVERITY_LABELS = { critical: gettext("Needs work"), warn: gettext("Watch"), info: gettext("Note") };
 
 export class FeedbackView {
   constructor(container, emptyEl, { limit = 6, maxItems = 4 } = {}) {
@@ -206,9 +211,10 @@ export class FeedbackView {
       .map(([k, v]) => el("span", { class: "metric" }, el("span", { class: "muted", text: `${k.replace(/_/g, " ")} ` }),
         String(Math.round(v * 10) / 10)));
     const card = el("article", { class: "fb-card", "data-answer": event.answer_id },
-      el("h3", { text: event.question ? `Q: ${event.question}` : `Answer ${event.answer_id ?? ""}` }),
-      items.length ? el("ul", {}, ...items) : el("p", { class: "muted small", text: "No issues found." }),
-      all.length > items.length ? el("p", { class: "muted small", text: `+${all.length - items.length} more in the report` }) : null,
+      el("h3", { text: event.question ? format(gettext("Q: %(question)s"), { question: event.question })
+        : format(gettext("Answer %(answer)s"), { answer: event.answer_id ?? "" }) }),
+      items.length ? el("ul", {}, ...items) : el("p", { class: "muted small", text: gettext("No issues found.") }),
+      all.length > items.length ? el("p", { class: "muted small", text: format(gettext("+%(count)s more in the report"), { count: all.length - items.length }) }) : null,
       metrics.length ? el("p", { class: "metrics" }, ...metrics) : null);
     const same = event.answer_id !== undefined
       ? this.container.querySelector(`.fb-card[data-answer="${CSS.escape(String(event.answer_id))}"]`) : null;

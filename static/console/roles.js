@@ -1,6 +1,8 @@
 // Role corrections (`role_correction` events, docs/protocol.md): when the server decides a voice had the
 // other role, every earlier line of that voice is shown with its new role. Pure, so it is tested in Node.
 
+import { format, gettext } from "./i18n.js";
+
 /**
  * The segments (plain objects) that the correction changes, each as a new object with its new role (and
  * speaker, when the voice was found to be another one: `merged_into`). Corrections apply in order.
@@ -25,7 +27,11 @@ export function correctedSegments(segments, event) {
 
 /** A short sentence for the page: "Roles corrected: S1 is the candidate, S2 the interviewer". */
 export function correctionMessage(event) {
-  const parts = (event.speakers || []).map((s) =>
-    s.merged_into ? `${s.speaker} is ${s.merged_into} (same voice)` : `${s.speaker} is the ${s.role}`);
-  return parts.length ? `Roles corrected: ${parts.join(", ")}` : "";
+  const parts = (event.speakers || []).map((s) => {
+    if (s.merged_into) return format(gettext("%(speaker)s is %(other)s (same voice)"), { speaker: s.speaker, other: s.merged_into });
+    const sentence = s.role === "interviewer" ? gettext("%(speaker)s is the interviewer")
+      : s.role === "candidate" ? gettext("%(speaker)s is the candidate") : `%(speaker)s is the ${s.role}`;
+    return format(sentence, { speaker: s.speaker });
+  });
+  return parts.length ? format(gettext("Roles corrected: %(list)s"), { list: parts.join(", ") }) : "";
 }
