@@ -482,9 +482,18 @@ def validate_report(report: Mapping[str, Any]) -> bool:
 
 
 def render_report_html(report: Mapping[str, Any]) -> str:
-    """Render the standalone HTML report. Needs configured Django settings with the scoring app installed."""
+    """Render the standalone HTML report. Needs configured Django settings with the scoring app installed.
+
+    The page's chrome (headings, labels, banners) follows the active interface language (LocaleMiddleware:
+    the visitor's choice or Accept-Language); what the report says about the answers (feedback, evidence)
+    stays in the interview's language, marked with its ``lang`` so screen readers switch voice.
+    """
     from django.template.loader import render_to_string
+    from django.utils.translation import get_language
 
     from scoring.charts import charts_for_report
 
-    return render_to_string("scoring/report.html", {"report": report, "charts": charts_for_report(report)})
+    ui_language = normalize_language(get_language())
+    shown = {**report, "labels": {**(report.get("labels") or {}), **LABELS[ui_language]}}
+    return render_to_string("scoring/report.html",
+                            {"report": shown, "charts": charts_for_report(shown), "ui_language": ui_language})

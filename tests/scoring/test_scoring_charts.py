@@ -80,11 +80,19 @@ def _configure_django() -> None:
     django.setup()
 
 
+@pytest.mark.parametrize("ui", ["en", "ko"])
 @pytest.mark.parametrize("language", ["en", "ko"])
-def test_html_template_renders_report(language):
+def test_html_template_renders_report(language, ui):
+    """The chrome follows the interface language (``ui``); what is said about the answers keeps the
+    interview's language and is marked with it."""
     _configure_django()
+    from django.utils import translation
+
     report = _report(language)
-    html = render_report_html(report)
+    with translation.override(ui):
+        html = render_report_html(report)
+    assert f'<html lang="{ui}">' in html
+    assert f'<div class="a" lang="{language}">' in html
     assert html.lstrip().startswith("<!DOCTYPE html>")
     assert html.count("<svg") == 3
     assert "<script>" not in html and "&lt;script&gt;" in html  # notes are escaped, never executed
@@ -92,4 +100,4 @@ def test_html_template_renders_report(language):
         assert answer["question"] in html
         for item in answer["feedback"]:
             assert item["message"].replace("'", "&#x27;") in html
-    assert ("종합 점수" in html) == (language == "ko")
+    assert ("종합 점수" in html) == (ui == "ko")
