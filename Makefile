@@ -6,27 +6,45 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 MODELS_DIR ?= .models
+# compilemessages walks every locale/ folder below here: not the virtualenv's (Django's own catalogues)
+COMPILEMESSAGES_IGNORE := -i .venv -i staticfiles -i var -i node_modules
 export MODELS_DIR
 
-.PHONY: run test install models migrate static worker bench bench-nodes lint clean system-deps browser-deps ops-deps
+.PHONY: run test install models migrate static messages worker bench bench-nodes lint clean system-deps browser-deps ops-deps
 
 # The laptop demo: DEBUG on unless the caller says otherwise (everything else defaults to production).
 run: install models migrate static ## install, migrate and start the service on the embedded defaults
 	DEBUG=$${DEBUG:-1} HOST=$(HOST) PORT=$(PORT) $(PY) -m interview_project.serve
 
 # daphne serves no static files: collect them for WhiteNoise (admin styles, Swagger UI/Redoc, console).
+# The compiled catalogues (.mo) are committed and rebuilt here from the .po files (a test checks they match).
 static: install
+	DEBUG=1 $(PY) manage.py compilemessages -v0 $(COMPILEMESSAGES_IGNORE)
 	DEBUG=1 $(PY) manage.py collectstatic --noinput -v0
+
+MAKEMESSAGES_IGNORE := -i ".venv/*" -i "staticfiles/*" -i "tests/*" -i "bench/*" -i "clients/*" -i "deploy/*" -i "var/*"
+# After changing an interface string: refresh the Korean catalogues, translate the new msgids, recompile.
+messages: install
+	DEBUG=1 $(PY) manage.py makemessages -l ko --no-location $(MAKEMESSAGES_IGNORE)
+	DEBUG=1 $(PY) manage.py makemessages -d djangojs -l ko --no-location $(MAKEMESSAGES_IGNORE)
+	DEBUG=1 $(PY) manage.py compilemessages -v0 $(COMPILEMESSAGES_IGNORE)
 
 install: $(VENV)/.installed
 
 # mysqlclient compiles against libmysqlclient; install the headers when apt is there and they are not.
+# gettext: msgfmt compiles the interface catalogues (locale/, `make messages`).
 system-deps:
 	@if ! pkg-config --exists mysqlclient 2>/dev/null && ! pkg-config --exists libmariadb 2>/dev/null; then \
 	  if command -v apt-get >/dev/null; then \
 	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq pkg-config default-libmysqlclient-dev build-essential; \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq pkg-config default-libmysqlclient-dev build-essential gettext; \
 	  else echo "install pkg-config and the MySQL/MariaDB client headers, then re-run" >&2; exit 1; fi; \
+	fi
+	@if ! command -v msgfmt >/dev/null; then \
+	  if command -v apt-get >/dev/null; then \
+	    SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	    $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq gettext; \
+	  else echo "install gettext (msgfmt), then re-run" >&2; exit 1; fi; \
 	fi
 
 # Debian's Chromium for the browser tests (never a browser download from Playwright).
