@@ -48,6 +48,10 @@ INTERVIEW_LANGUAGE_CHOICES = [
 MODE_CHOICES = [(Interview.Mode.INTERVIEW.value, _("Interview")), (Interview.Mode.PRACTICE.value, _("Practice"))]
 ROLE_LABELS = {"interviewer": _("Interviewer"), "candidate": _("Candidate"), "unknown": _("Unknown")}
 """Speaker roles as the interface names them (the model's labels stay English for the admin's choices)."""
+STATUS_LABELS = {"live": _("live"), "finalizing": _("finalizing"), "completed": _("completed"),
+                 "abandoned": _("abandoned"), "failed": _("failed")}
+STAGE_LABELS = {"queued": _("queued"), "transcribe": _("transcribing"), "diarize": _("separating speakers"),
+                "analyze": _("analysing answers"), "done": _("done"), "failed": _("failed")}
 
 
 class StartForm(forms.Form):
@@ -187,6 +191,7 @@ def _transcript_context(interview: Interview) -> dict[str, Any]:
     rows += [{"kind": n.kind, "at": n.at, "text": n.text, "speaker": n.speaker} for n in notes]
     rows.sort(key=lambda r: (r["at"], 0 if r["kind"] != "segment" else 1))
     words = sum(len(s.text.split()) for s in segments)
+    recording = RecordingImport.objects.filter(interview=interview).first()
     by_role: dict[str, float] = {}
     for s in segments:
         by_role[s.role or "unknown"] = by_role.get(s.role or "unknown", 0.0) + max(0.0, s.end - s.start)
@@ -197,7 +202,9 @@ def _transcript_context(interview: Interview) -> dict[str, Any]:
         "word_count": words,
         "talk_time": [(ROLE_LABELS.get(role, role), seconds) for role, seconds in sorted(by_role.items())],
         "pending": interview.status in (Interview.Status.LIVE, Interview.Status.FINALIZING),
-        "recording": RecordingImport.objects.filter(interview=interview).first(),
+        "recording": recording,
+        "status_label": STATUS_LABELS.get(interview.status, interview.status),
+        "stage_label": STAGE_LABELS.get(recording.stage, recording.stage) if recording else "",
     }
 
 

@@ -79,6 +79,7 @@ def test_validation_errors_and_transcript_page_in_korean(client: Client) -> None
                            role="interviewer", speaker="S1", seq=1)
     html = _page(client, f"/interviews/{interview.id}/report/", "ko")
     assert '<html lang="ko">' in html and "면접 전사 기록" in html and "면접관" in html
+    assert "<dd>완료</dd>" in html  # the status, too
     assert 'lang="en"' in html and "Tell me about yourself." in html  # the content keeps its language
 
 
