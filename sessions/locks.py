@@ -82,6 +82,16 @@ class _Renewer:
 _renewer = _Renewer()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child (a prefork pool process) starts with no locks, no renewer and a fresh guard: a guard
+    copied while the parent's renewer held it would stay locked forever in the child."""
+    global _renewer
+    _renewer = _Renewer()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def extend(name: str, token: str, ttl_s: float) -> bool:
     """Push back the lock's expiry if ``token`` still owns it."""
     return _if_owner(name, token, lambda pipe: pipe.pexpire(name, int(ttl_s * 1000)))
