@@ -72,6 +72,7 @@ def check_stored(stack: Any, session_id: str, audio: np.ndarray, expected: list[
 
 def test_kill_9_of_a_worker_child_loses_nothing(stack, audio):
     expected = reference(stack, audio)
+    processes = len(stack.worker_children())
     killed: list[int] = []
 
     async def fault(seq: int) -> None:
@@ -83,6 +84,12 @@ def test_kill_9_of_a_worker_child_loses_nothing(stack, audio):
     assert texts(log) == expected
     check_answered(log, audio)
     check_stored(stack, log.ack["session_id"], audio, expected)
+    # the pool replaced the killed child (one that loads the models must not be killed for starting slowly)
+    deadline = time.monotonic() + 120
+    while len(stack.worker_children()) < processes:
+        assert time.monotonic() < deadline, "the worker pool did not replace its killed child"
+        time.sleep(1)
+    assert "Timed out waiting for UP message" not in (stack.workdir / "worker.log").read_text()
 
 
 def test_kill_9_of_the_worker_main_process_and_a_new_worker_loses_nothing(stack, audio):
