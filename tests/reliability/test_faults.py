@@ -179,7 +179,7 @@ def test_erasure_during_a_live_session_leaves_nothing(stack, audio):
 
     session_id, received = asyncio.run(erase_mid_session())
     errors = [e for e in received if e["type"] == "error_message"]
-    assert errors and errors[-1]["code"] == "session_ended" and errors[-1]["fatal"]
+    assert errors and errors[-1]["code"] == "session_ended" and errors[-1]["fatal"], [e["type"] for e in received]
     time.sleep(5)  # whatever the worker still had queued has run
     assert stack.interview(session_id) is None
     assert not (stack.workdir / "media" / "recordings" / session_id).exists()
