@@ -224,6 +224,10 @@ if FINALIZE_QUEUE:
     CELERY_TASK_ROUTES["interview.finalize"] = {"queue": FINALIZE_QUEUE}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_WORKER_PROC_ALIVE_TIMEOUT = env_float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 180.0)
+"""Seconds a new prefork child may take to report up. Each child loads the speech models at start
+(`worker_process_init`), which takes well over Celery's default 4 s on a loaded machine: with the default, a
+child that replaces a killed one is itself killed again and again, and the pool stays one process short."""
 
 # --- The live interview ----------------------------------------------------------------------------------
 SESSION_TTL_S = env_int("SESSION_TTL_S", 900)

@@ -15,8 +15,9 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import redis
 
@@ -81,35 +82,46 @@ class _Renewer:
 _renewer = _Renewer()
 
 
+def _after_fork_in_child() -> None:
+    """A forked child (a prefork pool process) starts with no locks, no renewer and a fresh guard: a guard
+    copied while the parent's renewer held it would stay locked forever in the child."""
+    global _renewer
+    _renewer = _Renewer()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def extend(name: str, token: str, ttl_s: float) -> bool:
     """Push back the lock's expiry if ``token`` still owns it."""
-    with state.sync_client().pipeline() as pipe:
-        try:
-            pipe.watch(name)
-            if pipe.get(name) != token.encode():
-                pipe.unwatch()
-                return False
-            pipe.multi()
-            pipe.pexpire(name, int(ttl_s * 1000))
-            pipe.execute()
-            return True
-        except redis.WatchError:
-            return False
+    return _if_owner(name, token, lambda pipe: pipe.pexpire(name, int(ttl_s * 1000)))
 
 
 def release(name: str, token: str) -> bool:
+    return _if_owner(name, token, lambda pipe: pipe.delete(name))
+
+
+def _if_owner(name: str, token: str, command: Callable[[Any], Any]) -> bool:
+    """Run ``command`` on the lock key in a WATCH/MULTI transaction if ``token`` still owns it.
+
+    A WatchError means the key was touched between WATCH and EXEC, and that is usually our own renewer's
+    PEXPIRE (it may be renewing the lock at the moment its owner releases it): so look again, never give up
+    on the first conflict. Giving up there left the lock in Redis after its owner was done, so every other
+    task of that stage found it busy until it expired (``LOCK_TTL_S``), and a finalize gave up on it.
+    """
     with state.sync_client().pipeline() as pipe:
-        try:
-            pipe.watch(name)
-            if pipe.get(name) != token.encode():
-                pipe.unwatch()
-                return False
-            pipe.multi()
-            pipe.delete(name)
-            pipe.execute()
-            return True
-        except redis.WatchError:
-            return False
+        while True:
+            try:
+                pipe.watch(name)
+                if pipe.get(name) != token.encode():
+                    pipe.unwatch()
+                    return False
+                pipe.multi()
+                command(pipe)
+                pipe.execute()
+                return True
+            except redis.WatchError:
+                continue
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from django.conf import settings
 
 from analysis.audio.preprocess import from_int16_bytes
 from analysis.overload import Overload, overload_for
-from analysis.pipeline.preprocess import chunk_preprocess
+from analysis.pipeline.preprocess import chunk_mono_pcm, chunk_preprocess
 from analysis.pipeline.runner import StageRun
 from analysis.pipeline.worker_models import transcriber
 from analysis.stt.hotwords import hotword_prompt
@@ -51,9 +51,8 @@ def _load_buffer(session_id: str, cursor: SttCursor, through_seq: int) -> tuple[
     chunks = state.sync_client().hmget(keys.pcm, seqs) if seqs else []
     arrays = []
     for s, data in zip(seqs, chunks):
-        if data is None:
-            chunk_preprocess(session_id, s)
-            data = state.sync_client().hget(keys.pcm, s)
+        if data is None:  # fell out of the live window: read back from the recording, not stored again
+            data = chunk_mono_pcm(session_id, s)
             if data is None:
                 raise RuntimeError(f"chunk {s} of {session_id} is missing from the live buffer")
         arrays.append(from_int16_bytes(data))

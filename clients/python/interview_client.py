@@ -192,6 +192,8 @@ async def stream_audio(
             raise RuntimeError(f"expected connection_ack, got {ack}")
         return ws, ack
 
+    resumed: list[dict[str, Any]] = []  # the server's connection_ack of every resume
+
     async def resume() -> tuple[Any, int]:
         nonlocal read_task
         read_task.cancel()
@@ -205,56 +207,64 @@ async def stream_audio(
         else:
             raise RuntimeError("could not resume the session")
         log.resumes += 1
+        resumed.append(ack)
         read_task = asyncio.create_task(reader(ws))
         return ws, ack["last_seq"] + 1
 
     ws, log.ack = await connect({})
     read_task = asyncio.create_task(reader(ws))
     try:
-        while next_seq < len(payloads):
-            seq = next_seq
-            session_t = ends_s[seq]
-            due = t0 + session_t / speed
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
-            while pending_notes and pending_notes[0][0] <= session_t:
-                await ws.send(json.dumps(pending_notes.pop(0)[1]))
-            if drop_at_s is not None and not dropped and session_t >= drop_at_s:
-                dropped = True
-                ws.transport.abort()  # a network blip: no close frame, the server just loses the socket
-                await asyncio.sleep(0.5)
-                read_task.cancel()
-                ws, ack = await connect({"resume": log.ack["resume_token"]})
-                log.resumes += 1
-                read_task = asyncio.create_task(reader(ws))
-                next_seq = ack["last_seq"] + 1
-                continue
-            frame = binary_frame(seq, payloads[seq])
-            try:
-                await ws.send(frame)
-            except websockets.ConnectionClosed:
-                if not auto_resume:
-                    raise
-                ws, next_seq = await resume()
-                continue
-            log.bytes_sent += len(frame)
-            log.sent_at[seq] = time.monotonic()
-            log.chunk_end_s[seq] = ends_s[seq]
-            next_seq += 1
-            if on_chunk is not None:
-                await on_chunk(seq)
-        while True:
+        while True:  # (re)send what the server has not stored, then session_end
+            while next_seq < len(payloads):
+                seq = next_seq
+                session_t = ends_s[seq]
+                due = t0 + session_t / speed
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
+                while pending_notes and pending_notes[0][0] <= session_t:
+                    await ws.send(json.dumps(pending_notes.pop(0)[1]))
+                if drop_at_s is not None and not dropped and session_t >= drop_at_s:
+                    dropped = True
+                    ws.transport.abort()  # a network blip: no close frame, the server just loses the socket
+                    await asyncio.sleep(0.5)
+                    read_task.cancel()
+                    ws, ack = await connect({"resume": log.ack["resume_token"]})
+                    log.resumes += 1
+                    read_task = asyncio.create_task(reader(ws))
+                    next_seq = ack["last_seq"] + 1
+                    continue
+                frame = binary_frame(seq, payloads[seq])
+                try:
+                    await ws.send(frame)
+                except websockets.ConnectionClosed:
+                    if not auto_resume:
+                        raise
+                    ws, next_seq = await resume()
+                    continue
+                log.bytes_sent += len(frame)
+                log.sent_at[seq] = time.monotonic()
+                log.chunk_end_s[seq] = ends_s[seq]
+                next_seq += 1
+                if on_chunk is not None:
+                    await on_chunk(seq)
             try:
                 await ws.send(json.dumps({"type": "session_end"}))
                 break
             except websockets.ConnectionClosed:
                 if not auto_resume:
                     raise
-                ws, _ = await resume()
+                ws, next_seq = await resume()  # chunks sent into the dead socket go again, before session_end
         log.end_sent_at = time.monotonic()
         deadline = time.monotonic() + timeout_s
         while auto_resume and not done.is_set():  # a socket closed while finalising: resume to hear the end
             if read_task.done():
-                ws, _ = await resume()
+                ws, next_seq = await resume()
+                if resumed[-1].get("status") == "live":  # session_end (and maybe chunks) died with the socket
+                    try:
+                        for seq in range(next_seq, len(payloads)):
+                            await ws.send(binary_frame(seq, payloads[seq]))
+                        await ws.send(json.dumps({"type": "session_end"}))
+                    except websockets.ConnectionClosed:
+                        continue
             if time.monotonic() > deadline:
                 raise TimeoutError("no session_complete")
             try:

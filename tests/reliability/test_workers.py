@@ -43,6 +43,27 @@ def test_a_held_lock_is_renewed_and_a_dead_owners_lock_expires(monkeypatch):
         pass
 
 
+def test_a_renewal_landing_inside_release_does_not_leave_the_lock_behind(monkeypatch):
+    """The renewer's PEXPIRE between the owner's WATCH and EXEC made release give up and leave the lock held
+    for its whole TTL (every other task of the stage then found it busy, and finalize failed)."""
+    name = f"{state.PREFIX}:test:lock:race"
+    real_watch = type(state.sync_client().pipeline()).watch
+    renewed: list[bool] = []
+
+    def watch_then_renew(pipe, *names):
+        result = real_watch(pipe, *names)
+        if not renewed:  # the renewer's extend, right after the owner's WATCH
+            renewed.append(True)
+            state.sync_client().pexpire(name, 5000)
+        return result
+
+    with locks.held(name, ttl_s=5) as token:
+        monkeypatch.setattr(type(state.sync_client().pipeline()), "watch", watch_then_renew)
+    monkeypatch.undo()
+    assert renewed and not state.sync_client().exists(name), "the released lock is gone"
+    assert not locks.owns(name, token)
+
+
 def test_finalize_is_retried_through_a_database_outage():
     calls = mock.Mock(side_effect=[OperationalError("gone"), OperationalError("gone"), None])
     with mock.patch.object(tasks, "session_finalize", calls):
