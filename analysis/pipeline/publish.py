@@ -57,6 +57,13 @@ def _trim_window(pipe: Any, meta: SessionMeta, published: int) -> None:
     pipe.hdel(keys.pcm_channels, old)
     pipe.hdel(keys.recv, old)
     pipe.hdel(keys.raw, old)
-    delivered = state.sync_client().hget(keys.meta, "delivered_seq")  # fresh: the consumer moves it meanwhile
-    if delivered is not None and old <= int(delivered):
-        pipe.hdel(keys.result, old)
+    client = state.sync_client()
+    delivered = client.hget(keys.meta, "delivered_seq")  # fresh: the consumer moves it meanwhile
+    if delivered is None:
+        return
+    # Every result behind both the window and the client's delivery goes, not only this step's chunk: one
+    # that was still undelivered when its own turn came is dropped by a later step (the hash stays small).
+    upto = min(old, int(delivered))
+    stale = [seq for seq in client.hkeys(keys.result) if int(seq) <= upto]
+    if stale:
+        pipe.hdel(keys.result, *stale)

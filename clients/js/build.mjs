@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = join(here, "..", "..");
 const dist = join(here, "dist");
-const MODULES = ["connection.js", "ledger.js", "capture.js", "opus-encoder.js", "pcm-worklet.js"];
+const MODULES = ["connection.js", "ledger.js", "capture.js", "opus-encoder.js", "pcm-worklet.js", "i18n.js"];
 
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(dist);

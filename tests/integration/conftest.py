@@ -88,6 +88,7 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, o
         "SECRET_KEY": secrets.token_urlsafe(50),
         "SECURE_COOKIES": "0",  # plain HTTP on localhost
         "MAX_SESSIONS_PER_USER": "10",  # the tests stream four sessions of one account at once
+        "API_THROTTLE_WS_TICKET": "120/min",  # one account opens every test's sockets (a ticket each)
         "PORT": str(port),
         "WHISPER_CPU_THREADS": "1",
         "PYTHONUNBUFFERED": "1",
