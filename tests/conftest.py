@@ -23,6 +23,14 @@ def _no_admission_limit(settings):
     settings.LIVE_SESSION_CAPACITY = 0
 
 
+@pytest.fixture(autouse=True)
+def _no_background_final_pass(settings):
+    """In-process tests run the embedded worker thread in the test process: a final pass it starts after a test
+    has ended (a late finalize, the sweeper) would hold the shared in-memory database while the next test
+    flushes it. Tests of the final pass call it directly or turn it back on."""
+    settings.FINAL_PASS = False
+
+
 @pytest.fixture
 def grant(db: None) -> Any:
     """``grant(user, "interviewer")``: put a user in a role's group (groups re-created if a flush removed them)."""
