@@ -47,11 +47,16 @@ def chunk_failed(request: Any, exc: Any, traceback: Any, session_id: str, seq: i
     logger.error("pipeline failed for %s seq %s: %r", session_id, seq, exc)
     services.processing_failed(session_id=session_id, seq=seq, reason=f"{type(exc).__name__}: {exc}")
 
+# A chunk's stages wait out a database or Redis outage rather than fail the chunk: with the capped, jittered
+# backoff above, 60 retries cover about 4 minutes (tests/reliability: MariaDB stopped for 60 s). A longer
+# outage fails the chain; the next chunk's step or finalize then catches the stage up from its cursor.
+STAGE_TRANSIENT_RETRIES = 60
+
 
 def _stage_task(stage: Stage) -> Any:
     """A stage as a task; for an ordered stage a busy session lock means another worker is on it: retry soon."""
 
-    @shared_task(bind=True, name=f"interview.{stage.name}", **COMMON)
+    @shared_task(bind=True, name=f"interview.{stage.name}", **{**COMMON, "max_retries": STAGE_TRANSIENT_RETRIES})
     def task(self: Any, session_id: str, seq: int) -> None:
         try:
             stage.run(session_id, seq)
@@ -102,7 +107,7 @@ def finalize(self: Any, session_id: str) -> None:
         raise self.retry(exc=exc, countdown=1.0 if self.request.retries > 20 else 0.2) from exc
     except TRANSIENT as exc:
         logger.warning("finalising %s waits for the database/Redis (%s); retrying", session_id, type(exc).__name__)
-        raise self.retry(exc=exc, countdown=min(30.0, 0.5 * 2 ** min(self.request.retries, 6))) from exc
+        raise self.retry(exc=exc, countdown=min(10.0, 0.5 * 2 ** min(self.request.retries, 5))) from exc
     except SoftTimeLimitExceeded:
         logger.error("finalising %s ran out of time", session_id)
         raise

@@ -15,6 +15,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from interview_project.env import env_bool, env_float, env_int, env_list, env_str
+from interview_project.redis_retry import redis_retry
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -111,6 +112,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "console-start"
 LOGOUT_REDIRECT_URL = "login"
 
+# --- Redis connections ----------------------------------------------------------------------------------
+REDIS_RETRIES = env_int("REDIS_RETRIES", 10)
+"""How often a Redis command that met a dead connection (restart, failover) reconnects and goes again
+(interview_project/redis_retry.py; backoff 50 ms doubling, capped at 1 s: about 6 s in all)."""
+
 # --- Storage -------------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
@@ -186,7 +192,11 @@ else:
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
                 # redis-py 8 closes idle sockets after 5 s unless socket_timeout is None (1011 closes).
-                "hosts": [{"address": url, "socket_timeout": None, "max_connections": 200}
+                # A pool built from a URL retries nothing: after a Redis restart every pooled connection failed
+                # its next command once, and a consumer whose channel receive failed died (1011). With
+                # REDIS_RETRIES the command reconnects and goes again (interview_project/redis_retry.py).
+                "hosts": [{"address": url, "socket_timeout": None, "max_connections": 200,
+                           "retry": redis_retry(REDIS_RETRIES, asyncio=True)}
                           for url in env_list("CHANNEL_REDIS_HOSTS", [REDIS_URL])],
                 "capacity": 1000,
                 "expiry": 60,

@@ -2,7 +2,8 @@
 
 Who moves a session:
 
-* the consumer: ``live`` at start; ``finalizing`` at ``session_end`` (``interview_finalizing``);
+* the consumer: ``live`` at start; ``finalizing`` at ``session_end`` (``interview_finalizing``; ``finalize``
+  writes it again, for a ``session_end`` that met a database outage);
 * the ``finalize`` task: ``completed`` once the recording, transcript and live report are stored, or
   ``failed`` (with the reason, audio kept) when it gives up;
 * the sweeper (``interview.sweep_idle``, Celery beat): a ``live`` session without traffic for
@@ -45,8 +46,7 @@ ERASED_TTL_S = 7 * 24 * 3600
 
 
 # --- tombstones ------------------------------------------------------------------------------------------------
-def erased_key(session_id: str) -> str:
-    return f"{state.PREFIX}:erased:{session_id}"
+erased_key = state.erased_key
 
 
 def tombstone_set(*, session_id: str) -> None:
@@ -54,8 +54,7 @@ def tombstone_set(*, session_id: str) -> None:
     state.sync_client().set(erased_key(session_id), "1", ex=ERASED_TTL_S)
 
 
-def is_erased(session_id: str) -> bool:
-    return bool(state.sync_client().exists(erased_key(session_id)))
+is_erased = state.is_erased
 
 
 async def is_erased_async(session_id: str) -> bool:
@@ -297,7 +296,10 @@ def session_mark_ending(*, session_id: str, reason: str = "") -> SessionMeta | N
             return None
     if meta.status == "live":
         end_seq = recording.for_meta(meta).last_seq()
-        state.update_meta(session_id, status="ending", end_seq=end_seq)
-        meta.status, meta.end_seq = "ending", end_seq
+        # A socket cut between a chunk's append and its Redis write leaves the recording one chunk ahead of
+        # last_seq; the recording is the record, and the stages read no chunk past last_seq.
+        last_seq = max(meta.last_seq, end_seq)
+        state.update_meta(session_id, status="ending", end_seq=end_seq, last_seq=last_seq)
+        meta.status, meta.end_seq, meta.last_seq = "ending", end_seq, last_seq
     interview_finalizing(session_id=session_id, reason=reason)
     return meta

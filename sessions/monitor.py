@@ -49,13 +49,27 @@ async def socket_opened(*, session_id: str, resumed: bool) -> None:
         await pipe.execute()
 
 
+# An erased interview leaves no key behind, and a socket closing or a stage task finishing after the erasure
+# would write its monitoring hash again: each write also asks for the tombstone (same round trip) and, when
+# it is there, removes what it wrote.
 async def socket_closed(*, session_id: str, code: int | None) -> None:
     client = state.async_client()
     async with client.pipeline(transaction=False) as pipe:
         pipe.zadd(LIVE_INDEX, {session_id: time.time()})
         pipe.hset(mon_key(session_id), mapping={"connected": 0, "close_code": str(code), "closed_at": time.time()})
         pipe.expire(mon_key(session_id), state.ttl())
-        await pipe.execute()
+        pipe.exists(state.erased_key(session_id))
+        erased = (await pipe.execute())[-1]
+    if erased:
+        await client.delete(mon_key(session_id))
+        await client.zrem(LIVE_INDEX, session_id)
+
+
+def _drop_if_erased(session_id: str, erased: int) -> None:
+    if erased:
+        client = state.sync_client()
+        client.delete(mon_key(session_id))
+        client.zrem(LIVE_INDEX, session_id)
 
 
 def stage_done(*, session_id: str, stage: str, seconds: float, worker: str) -> None:
@@ -66,7 +80,8 @@ def stage_done(*, session_id: str, stage: str, seconds: float, worker: str) -> N
     pipe.hincrby(key, f"worker:{worker}", 1)
     pipe.expire(key, state.ttl())
     pipe.zadd(LIVE_INDEX, {session_id: time.time()}, xx=True)
-    pipe.execute()
+    pipe.exists(state.erased_key(session_id))
+    _drop_if_erased(session_id, pipe.execute()[-1])
 
 
 def event_sent(*, session_id: str, event: dict[str, Any]) -> None:
@@ -77,7 +92,8 @@ def event_sent(*, session_id: str, event: dict[str, Any]) -> None:
     pipe.hset(key, mapping={"lag_ms": int(event.get("lag_ms", 0)), "published_seq": int(event["seq"]),
                             "timings": json.dumps(event.get("timings_ms", {}))})
     pipe.expire(key, state.ttl())
-    pipe.execute()
+    pipe.exists(state.erased_key(session_id))
+    _drop_if_erased(session_id, pipe.execute()[-1])
 
 
 # --- readers ------------------------------------------------------------------------------------------------------

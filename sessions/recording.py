@@ -6,8 +6,10 @@ recording is the record. A session's directory under ``MEDIA_ROOT/recordings/<se
 * ``audio.pcm`` - the client's raw PCM (s16le, interleaved channels, client sample rate), chunks back to back;
 * ``index.bin`` - one fixed-size record per chunk: ``seq, byte offset, byte length`` (little-endian ``<qqq``).
 
-Appends are strictly in ``seq`` order (the consumer already refuses gaps); a chunk that is already stored is
-a no-op, so a retried ``chunk_accept`` never writes twice; a chunk beyond the next expected ``seq`` raises
+Appends are strictly in ``seq`` order (the consumer already refuses gaps) and serialised by an exclusive
+``flock`` on ``append.lock`` (two sockets of one session - the one a blip left half-dead and its resume - may
+append the same chunk at once; without the lock both wrote it and the index was corrupt); a chunk that is
+already stored is a no-op, so a retried ``chunk_accept`` never writes twice; a chunk beyond the next expected ``seq`` raises
 ``RecordingGap`` - a hole is an error, never a shifted timeline. A crash between the data write and the index
 write leaves extra bytes past the last indexed chunk; the next append truncates them.
 
@@ -19,11 +21,13 @@ filesystem (daphne writes, workers read).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import struct
 import wave
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -85,6 +89,17 @@ class Recording:
     def append(self, seq: int, pcm: bytes) -> ChunkEntry:
         """Store chunk ``seq`` durably (fsync) and return where it lies. Idempotent for an already stored seq."""
         self.dir.mkdir(parents=True, exist_ok=True)
+        with self._append_lock():
+            return self._append_locked(seq, pcm)
+
+    @contextmanager
+    def _append_lock(self) -> Iterator[None]:
+        """One appender at a time, across threads and processes (released when the file closes)."""
+        with open(self.dir / "append.lock", "a") as lock:
+            fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            yield
+
+    def _append_locked(self, seq: int, pcm: bytes) -> ChunkEntry:
         count = self.last_seq() + 1  # reads one record, not the whole index: appends stay O(1) for any length
         if seq < count:
             return self.entry(seq)

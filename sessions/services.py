@@ -21,7 +21,7 @@ from celery import current_app, signature
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 
 from scoring.selectors import report_summary, report_url
@@ -257,9 +257,15 @@ async def session_end_request(*, meta: SessionMeta) -> bool:
     meta.end_seq = meta.last_seq
     client = state.async_client()
     await client.hset(Keys(meta.session_id).meta, mapping={"status": "ending", "end_seq": meta.end_seq})
-    await database_sync_to_async(lifecycle.interview_finalizing)(session_id=meta.session_id)
+    # Queued before the database is asked: with the database down the end must still be on its way (finalize
+    # retries the outage and marks the row finalizing itself); a failed status write here is only logged.
     await sync_to_async(_send, thread_sensitive=False)("interview.finalize", meta.session_id,
                                                        errback_task="interview.finalize_failed")
+    try:
+        await database_sync_to_async(lifecycle.interview_finalizing)(session_id=meta.session_id)
+    except DatabaseError as exc:
+        logger.warning("interview %s: session_end while the database is unavailable (%s); finalize will mark it",
+                       meta.session_id, type(exc).__name__)
     return True
 
 
@@ -325,7 +331,10 @@ def interview_republish_complete(*, session_id: str) -> None:
 
 def processing_failed(*, session_id: str, seq: int | None, reason: str) -> None:
     """Record a pipeline failure and tell the client (the session keeps running)."""
-    Interview.objects.filter(pk=session_id).update(error_message=reason[:2000])
+    try:
+        Interview.objects.filter(pk=session_id).update(error_message=reason[:2000])
+    except DatabaseError as exc:  # the client is told all the same
+        logger.warning("interview %s: failure not recorded (%s): %s", session_id, type(exc).__name__, reason)
     events.publish(session_id, events.error_message(
         code=ErrorCode.PROCESSING_FAILED, message="processing of the audio failed; the team has the details",
         fatal=False, seq=seq,

@@ -22,6 +22,8 @@ import redis.asyncio.cluster
 import redis.cluster
 from django.conf import settings
 
+from interview_project.redis_retry import redis_retry
+
 PREFIX = "iv"
 
 
@@ -34,6 +36,24 @@ def _key(session_id: str, name: str) -> str:
 def session_key(session_id: str, name: str) -> str:
     """A further key of the session (monitoring, ...), in the session's slot."""
     return _key(session_id, name)
+
+
+def erased_key(session_id: str) -> str:
+    """The erasure tombstone (``sessions.lifecycle``); outside the session's hash slot, so it outlives its keys."""
+    return f"{PREFIX}:erased:{session_id}"
+
+
+def is_erased(session_id: str) -> bool:
+    return bool(sync_client().exists(erased_key(session_id)))
+
+
+def session_keys_purge(session_id: str) -> int:
+    """Delete every key of the session (named ones, stage locks, anything a late writer re-created)."""
+    client = sync_client()
+    keys = list(client.scan_iter(match=session_glob(session_id), count=500))
+    for key in keys:  # one by one: on a cluster a multi-key DEL must stay in one slot (these all do)
+        client.delete(key)
+    return len(keys)
 
 
 def session_glob(session_id: str) -> str:
@@ -226,7 +246,22 @@ def sync_client() -> redis.Redis:
     if settings.STATE_REDIS_CLUSTER:
         return _SessionCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
                                   socket_timeout=30, health_check_interval=30)
-    return redis.Redis.from_url(settings.STATE_REDIS_URL, socket_timeout=30, health_check_interval=30)
+    return redis.Redis.from_url(settings.STATE_REDIS_URL, socket_timeout=30, health_check_interval=30,
+                                retry=redis_retry(settings.REDIS_RETRIES))
+
+
+@lru_cache(maxsize=1)
+def probe_client() -> redis.Redis:
+    """For readiness probes: no retries and short timeouts, so /readyz answers within ``READY_TIMEOUT_S`` when
+    Redis is away instead of riding out the live clients' retry policy (about 6 s a command)."""
+    if settings.EMBEDDED:
+        return sync_client()
+    timeout = settings.READY_TIMEOUT_S
+    if settings.STATE_REDIS_CLUSTER:
+        return _SessionCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
+                               socket_timeout=timeout, socket_connect_timeout=timeout, retry=redis_retry(0))
+    return redis.Redis.from_url(settings.STATE_REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout,
+                                retry=redis_retry(0))
 
 
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
@@ -260,7 +295,8 @@ def _async_from_url(url: str) -> Any:
     if settings.STATE_REDIS_CLUSTER:
         return _AsyncSessionCluster(startup_nodes=[aioredis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
                                      socket_timeout=None, max_connections=200)
-    return aioredis.Redis.from_url(url, socket_timeout=None, max_connections=200)
+    # (a pool from a URL retries nothing unless told: after a Redis restart each pooled connection failed once)
+    return aioredis.Redis.from_url(url, socket_timeout=None, max_connections=200, retry=redis_retry(settings.REDIS_RETRIES, asyncio=True))
 
 
 def ttl() -> int:

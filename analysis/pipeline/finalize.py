@@ -44,6 +44,8 @@ def _finalize_locked(session_id: str, enqueue_final_pass: Callable[[str], None])
         return
     if meta.status == "live":  # the sweeper or a rebuild asked for it: the recording's last chunk ends it
         meta = lifecycle.session_mark_ending(session_id=session_id) or meta
+    # (the consumer's own live → finalizing write may have met a database outage at session_end)
+    lifecycle.interview_finalizing(session_id=session_id)
     end_seq = meta.end_seq
     if end_seq >= 0:
         for target in (end_seq, end_seq + 1):
@@ -56,7 +58,7 @@ def _finalize_locked(session_id: str, enqueue_final_pass: Callable[[str], None])
         detected_language=(state.load_meta(session_id) or meta).detected_language,
     )
     if not stored:  # erased meanwhile: nothing may come back
-        state.delete_session(session_id)
+        state.session_keys_purge(session_id)
         return
     scoring_services.report_store(session_id=session_id, stage="live")
     services.interview_republish_complete(session_id=session_id)

@@ -86,7 +86,14 @@ def run_ordered(session_id: str, seq: int, *, stage: str, after: str | None, wor
             return
         run = StageRun(meta=meta, stage=stage, first=done + 1, last=upto,
                        pipe=state.sync_client().pipeline(transaction=True), committed=done)
-        reached = work(run)
-        reached = upto if reached is None else reached
-        if reached > run.committed:
-            run.commit(reached)
+        try:
+            reached = work(run)
+            reached = upto if reached is None else reached
+            if reached > run.committed:
+                run.commit(reached)
+        finally:
+            # Erased while this step ran: the erasure removed the session's keys before this step's
+            # transaction wrote some of them again (cursor, STT buffer, results). The tombstone is set before
+            # anything is removed, so a step that commits after the removal sees it here and leaves nothing.
+            if state.is_erased(session_id):
+                state.session_keys_purge(session_id)

@@ -1,7 +1,9 @@
-"""The production shape under faults: daphne, a Celery worker (with beat, so the sweeper runs) and this test's
-OWN redis-server on a free port (so it may be restarted), on MariaDB, with ``DEBUG=0``, tickets and consent.
+"""The production shape under faults: daphne, a Celery worker (with beat, so the sweeper runs), this test's
+OWN redis-server on a free port (so it may be restarted) and its OWN mariadbd (a fresh data directory, own port
+and socket, so it may be stopped), with ``DEBUG=0``, tickets and consent.
 
-Never touches the shared Redis; the MariaDB database is ``$IT_DB_NAME`` + ``_rel``.
+Never touches the shared Redis or the system MariaDB (others use them). Where ``mariadbd`` is not installed the
+stack falls back to the MariaDB on 3306 (database ``$IT_DB_NAME`` + ``_rel``) and the database-outage test skips.
 """
 
 from __future__ import annotations
@@ -26,6 +28,66 @@ DB_NAME = os.environ.get("IT_DB_NAME", "interview_it") + "_rel"
 IDLE_FINALIZE_S = 6
 
 
+class PrivateMariaDB:
+    """A mariadbd of our own: ``mariadb-install-db`` into a temp dir, started and stopped at will (the data
+    directory survives a stop, as a real server's does)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.datadir = root / "data"
+        self.socket = root / "mariadb.sock"
+        self.port = _free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("mariadbd", path=f"{os.environ.get('PATH', '')}:/usr/sbin") is not None and (
+            shutil.which("mariadb-install-db") is not None
+        )
+
+    def install(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            ["mariadb-install-db", "--no-defaults", f"--datadir={self.datadir}", "--skip-test-db",
+             "--auth-root-authentication-method=normal", f"--user={_user()}"],
+            stdout=open(self.root / "install.log", "a"), stderr=subprocess.STDOUT, check=True,
+        )
+
+    def start(self) -> None:
+        binary = shutil.which("mariadbd", path=f"{os.environ.get('PATH', '')}:/usr/sbin")
+        assert binary is not None
+        self.process = subprocess.Popen(
+            [binary, "--no-defaults", f"--datadir={self.datadir}", f"--port={self.port}", "--bind-address=127.0.0.1",
+             f"--socket={self.socket}", f"--pid-file={self.root / 'mariadb.pid'}", f"--user={_user()}",
+             "--skip-log-bin", "--skip-name-resolve", "--innodb-buffer-pool-size=64M",
+             "--innodb-flush-log-at-trx-commit=2", "--character-set-server=utf8mb4",
+             "--collation-server=utf8mb4_unicode_ci"],
+            stdout=open(self.root / "mariadb.log", "a"), stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while not _port_open(self.port):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise RuntimeError(f"mariadbd did not start; see {self.root}/mariadb.log")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        """A clean shutdown (SIGTERM): connections are refused until ``start``."""
+        assert self.process is not None
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.process = None
+
+
+def _user() -> str:
+    import pwd
+
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
 def _port_open(port: int) -> bool:
     with socket.socket() as sock:
         sock.settimeout(1)
@@ -45,9 +107,11 @@ class Stack:
     redis_port: int
     http_port: int
     redis: subprocess.Popen[bytes] | None = None
+    mariadb: PrivateMariaDB | None = None
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     user_id: int = 0
     api_token: str = ""
+    db_port: int = 3306
 
     @property
     def url(self) -> str:
@@ -80,6 +144,15 @@ class Stack:
         self.redis.wait()
         time.sleep(down_s)
         self.start_redis()
+
+    # --- mariadb ------------------------------------------------------------------------------------------------
+    def stop_mariadb(self) -> None:
+        assert self.mariadb is not None, "the stack runs on the shared MariaDB, which a test may not stop"
+        self.mariadb.stop()
+
+    def start_mariadb(self) -> None:
+        assert self.mariadb is not None
+        self.mariadb.start()
 
     # --- the service --------------------------------------------------------------------------------------------
     def start_worker(self) -> None:
@@ -129,6 +202,20 @@ class Stack:
         redis.Redis.from_url(self.redis_url).set(ticket_key(value), str(self.user_id), ex=60)
         return value
 
+    def status(self, session_id: str) -> str | None:
+        """The interview row's status, straight from the database (milliseconds, where ``interview`` takes a
+        ``manage.py shell``)."""
+        import MySQLdb
+
+        connection = MySQLdb.connect(host="127.0.0.1", port=self.db_port, user="root", passwd="", db=DB_NAME)
+        try:
+            cursor = connection.cursor()
+            cursor.execute("SELECT status FROM interview_sessions_interview WHERE id = %s", (session_id.replace("-", ""),))
+            row = cursor.fetchone()
+        finally:
+            connection.close()
+        return None if row is None else str(row[0])
+
     def manage(self, code: str) -> str:
         result = subprocess.run([sys.executable, "manage.py", "shell", "-c", code], cwd=REPO, env=self.env,
                                 capture_output=True, text=True, check=True)
@@ -150,24 +237,31 @@ class Stack:
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if shutil.which("redis-server") is None or not _port_open(3306):
-        pytest.skip("redis-server and MariaDB (3306) are needed for the reliability tests (.ci/run starts MariaDB)")
+    private = PrivateMariaDB.available()
+    if shutil.which("redis-server") is None or not (private or _port_open(3306)):
+        pytest.skip("redis-server and MariaDB (mariadbd, or a server on 3306) are needed for the reliability tests")
     import MySQLdb
 
-    connection = MySQLdb.connect(host="127.0.0.1", user="root", passwd="")
+    workdir = tmp_path_factory.mktemp("reliability")
+    mariadb = PrivateMariaDB(workdir / "mariadb") if private else None
+    db_port = 3306
+    if mariadb is not None:
+        mariadb.install()
+        mariadb.start()
+        db_port = mariadb.port
+    connection = MySQLdb.connect(host="127.0.0.1", port=db_port, user="root", passwd="")
     cursor = connection.cursor()
     cursor.execute(f"DROP DATABASE IF EXISTS {DB_NAME}")
     cursor.execute(f"CREATE DATABASE {DB_NAME} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
     connection.close()
 
-    workdir = tmp_path_factory.mktemp("reliability")
     redis_port, http_port = _free_port(), _free_port()
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "interview_project.settings",
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(48),
-        "DATABASE_URL": f"mysql://root@127.0.0.1:3306/{DB_NAME}",
+        "DATABASE_URL": f"mysql://root@127.0.0.1:{db_port}/{DB_NAME}",
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
         "MEDIA_ROOT": str(workdir / "media"),
         "PORT": str(http_port),
@@ -177,9 +271,10 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "SESSION_SWEEP_EVERY_S": "2",
         "PYTHONUNBUFFERED": "1",
     }
-    stack = Stack(workdir=workdir, env=env, redis_port=redis_port, http_port=http_port)
-    stack.start_redis()
+    stack = Stack(workdir=workdir, env=env, redis_port=redis_port, http_port=http_port, mariadb=mariadb,
+                  db_port=db_port)
     try:
+        stack.start_redis()
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True)
         ids = stack.manage(
             "from django.contrib.auth.models import Group, User; from rest_framework.authtoken.models import Token; "
@@ -209,3 +304,5 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         if stack.redis is not None:
             stack.redis.kill()
             stack.redis.wait()
+        if mariadb is not None and mariadb.process is not None:
+            mariadb.stop()

@@ -91,3 +91,28 @@ def test_a_missing_chunk_is_an_error_never_a_shifted_timeline(media):
         list(rec.preprocessed(0, 2, steps=()))
     with pytest.raises(RecordingGap):
         list(rec.preprocessed(0, 3, steps=()))
+
+
+def test_two_sockets_appending_the_same_chunks_at_once_keep_the_index_whole(media):
+    """A blip leaves the old socket's consumer appending chunk n while the resumed socket resends it: both
+    appended, the index had chunk n twice and every later chunk was refused as a gap ("corrupt at record")."""
+    import threading
+
+    chunks = _chunks(40, 160)
+    start = threading.Barrier(6)
+
+    def appender() -> None:
+        rec = Recording("s-race", sample_rate=16000, channels=1)
+        start.wait()
+        for seq, pcm in enumerate(chunks):
+            rec.append(seq, pcm)
+
+    threads = [threading.Thread(target=appender) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    rec = Recording("s-race", sample_rate=16000, channels=1)
+    assert [e.seq for e in rec.entries()] == list(range(40))
+    assert rec.data_path.stat().st_size == 40 * 320
+    assert [rec.chunk(seq)[0] for seq in range(40)] == chunks

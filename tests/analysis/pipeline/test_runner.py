@@ -139,3 +139,23 @@ def test_the_lock_is_exclusive_and_busy_is_raised_quickly() -> None:
         assert time.monotonic() - started < 5  # generous: only proves it does not wait for the holder
         with stage_lock(meta.session_id, "b", wait_s=0.05):  # another stage of the session is free
             pass
+
+
+def test_a_step_that_commits_after_an_erasure_leaves_no_key_behind() -> None:
+    """Erasure removed the session's keys while a step ran; the step's transaction wrote its cursor and results
+    back (a finalising session's keys came back after DELETE). The step sees the tombstone and removes them."""
+    from sessions import lifecycle
+
+    meta = new_session()
+    client = state.sync_client()
+
+    def work(run: StageRun) -> None:
+        lifecycle.tombstone_set(session_id=meta.session_id)  # the erasure, in the middle of the step
+        state.delete_session(meta.session_id)
+        run.pipe.hset(Keys(meta.session_id).result, "0", "late")
+
+    try:
+        run_ordered(meta.session_id, 0, stage="a", after=None, work=work)
+        assert list(client.scan_iter(match=state.session_glob(meta.session_id))) == []
+    finally:
+        client.delete(state.erased_key(meta.session_id))
