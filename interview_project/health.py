@@ -71,7 +71,7 @@ def check_database() -> Check:
 
 def check_redis() -> Check:
     try:
-        state.sync_client().ping()
+        state.probe_client().ping()
         return Check(ok=True, detail={"cluster": settings.STATE_REDIS_CLUSTER, "embedded": settings.EMBEDDED})
     except Exception as exc:
         return Check(ok=False, error=_reason(exc))
@@ -133,10 +133,18 @@ _pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="readyz")
 def readiness() -> tuple[bool, dict[str, Any]]:
     """Run every check (the independent ones at once) and say whether this node is ready."""
     futures = {name: _pool.submit(_timed, fn) for name, fn in
-               (("database", check_database), ("redis", check_redis), ("broker", check_broker),
-                ("workers", check_workers))}
+               (("database", check_database), ("redis", check_redis), ("broker", check_broker))}
     checks = {name: future.result() for name, future in futures.items()}
-    checks["models"] = _timed(lambda: check_models(checks["workers"]))
+    # the worker census goes through the broker and the models' heartbeats through Redis: asking them while
+    # those are down would only add their clients' connection retries to the probe's answer time
+    if checks["broker"].ok or settings.EMBEDDED:
+        checks["workers"] = _timed(check_workers)
+    else:
+        checks["workers"] = Check(ok=False, error="the broker is unreachable")
+    if checks["redis"].ok or settings.EMBEDDED:
+        checks["models"] = _timed(lambda: check_models(checks["workers"]))
+    else:
+        checks["models"] = Check(ok=False, error="Redis is unreachable")
     ready = all(c.ok for c in checks.values())
     return ready, {"status": "ready" if ready else "not_ready", "node": monitor.node_name(),
                    "checks": {name: c.as_dict() for name, c in checks.items()}}

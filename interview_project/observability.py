@@ -134,9 +134,9 @@ def _models_heartbeat() -> None:
 
 
 def models_ready_nodes(*, now: float | None = None) -> set[str]:
-    """Worker nodes whose models were announced within the last three heartbeats."""
+    """Worker nodes whose models were announced within the last three heartbeats (read by the probe client)."""
     now = time.time() if now is None else now
-    raw = state.sync_client().hgetall(MODELS_READY_KEY)
+    raw = state.probe_client().hgetall(MODELS_READY_KEY)
     return {k.decode() for k, v in raw.items() if now - float(v) < 3 * MODELS_HEARTBEAT_S}
 
 

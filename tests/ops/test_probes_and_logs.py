@@ -58,10 +58,30 @@ def test_readyz_reports_a_broken_redis(client, monkeypatch):
         def ping(self) -> None:
             raise ConnectionError("Error 111 connecting to 127.0.0.1:1. Connection refused.")
 
-    monkeypatch.setattr(health.state, "sync_client", lambda: Down())
+    monkeypatch.setattr(health.state, "probe_client", lambda: Down())
     body = client.get("/readyz").json()
     assert body["checks"]["redis"] == {"ok": False, "ms": body["checks"]["redis"]["ms"],
                                        "error": "ConnectionError: Error 111 connecting to 127.0.0.1:1. Connection refused."}
+
+
+@pytest.mark.django_db
+@override_settings(EMBEDDED=False)
+def test_readyz_asks_no_worker_census_while_the_broker_is_down(client, monkeypatch):
+    """The census and the models' heartbeats go through the broker and Redis: asked while those are down, their
+    clients' retries made /readyz take 15 s, past a load balancer's probe timeout."""
+    monkeypatch.setattr(health, "check_broker", lambda: health.Check(ok=False, error="OperationalError: down"))
+    monkeypatch.setattr(health, "check_redis", lambda: health.Check(ok=False, error="ConnectionError: down"))
+
+    def never(*args: object) -> health.Check:
+        raise AssertionError("asked while its transport is down")
+
+    monkeypatch.setattr(health, "check_workers", never)
+    monkeypatch.setattr(health, "check_models", never)
+    response = client.get("/readyz")
+    body = response.json()
+    assert response.status_code == 503
+    assert body["checks"]["workers"]["error"] == "the broker is unreachable"
+    assert body["checks"]["models"]["error"] == "Redis is unreachable"
 
 
 @override_settings(METRICS_TOKEN="s3cret")
