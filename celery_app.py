@@ -33,8 +33,7 @@ def _warm_models(**_kwargs: object) -> None:
 
 def gpu_pool_problem(*, device: str, pool: Any, concurrency: int) -> str | None:
     """Why this worker layout wastes a GPU, or None: every prefork child loads its own Whisper copy."""
-    name = pool if isinstance(pool, str) else getattr(pool, "__module__", "") + "." + getattr(pool, "__name__", "")
-    if device == "cuda" and "prefork" in name.lower() and concurrency > 1:
+    if device == "cuda" and forks_children(pool) and concurrency > 1:
         return (
             f"WHISPER_DEVICE=cuda with a prefork pool of {concurrency} children loads {concurrency} model copies "
             "on the GPU; run one process per GPU: -P threads --concurrency=K with WHISPER_NUM_WORKERS=K "
@@ -43,15 +42,53 @@ def gpu_pool_problem(*, device: str, pool: Any, concurrency: int) -> str | None:
     return None
 
 
+def forks_children(pool: Any) -> bool:
+    name = pool if isinstance(pool, str) else getattr(pool, "__module__", "") + "." + getattr(pool, "__name__", "")
+    return "prefork" in name.lower()
+
+
+def layout_warnings(*, device: str, pool: Any, concurrency: int, device_index: list[int], speaker_device: str,
+                    stt_batch: bool, num_workers: int) -> list[str]:
+    """What in this worker's STT layout does not fit together (logged at start; docs/stt.md "GPU")."""
+    warnings = []
+    problem = gpu_pool_problem(device=device, pool=pool, concurrency=concurrency)
+    if problem:
+        warnings.append(problem)
+    threads = bool(pool) and not forks_children(pool) and concurrency > 1
+    if stt_batch and not threads:
+        warnings.append("STT_BATCH=1 has no effect here: a worker process with one thread has nothing to batch "
+                        "with; use -P threads --concurrency=K")
+    if device == "cuda" and threads and not stt_batch:
+        warnings.append(f"{concurrency} threads share one GPU model copy without STT_BATCH=1: each decode runs "
+                        "alone (batching is most of a GPU's throughput)")
+    if threads and num_workers > concurrency:
+        warnings.append(f"WHISPER_NUM_WORKERS={num_workers} exceeds the {concurrency} threads that can call it")
+    if device == "cuda" and speaker_device.startswith("cuda"):
+        speaker_index = int(speaker_device.partition(":")[2] or 0)
+        if speaker_index not in device_index:
+            warnings.append(f"SPEAKER_DEVICE={speaker_device} is not one of this worker's Whisper GPUs "
+                            f"(WHISPER_DEVICE_INDEX={','.join(map(str, device_index))}); pin the worker to its GPU "
+                            "with CUDA_VISIBLE_DEVICES=i and leave both at index 0")
+    return warnings
+
+
 @worker_init.connect
 def _check_gpu_layout(sender: Any = None, **_kwargs: object) -> None:
     from django.conf import settings
 
-    problem = gpu_pool_problem(
-        device=settings.WHISPER_DEVICE, pool=getattr(sender, "pool_cls", ""), concurrency=getattr(sender, "concurrency", 1)
-    )
-    if problem:
-        logger.warning(problem)
+    from analysis.diarization.embeddings import speaker_device
+
+    pool = getattr(sender, "pool_cls", "")
+    for warning in layout_warnings(
+        device=settings.WHISPER_DEVICE, pool=pool, concurrency=getattr(sender, "concurrency", 1),
+        device_index=list(settings.WHISPER_DEVICE_INDEX), speaker_device=speaker_device(),
+        stt_batch=settings.STT_BATCH, num_workers=settings.WHISPER_NUM_WORKERS,
+    ):
+        logger.warning(warning)
+    if pool and not forks_children(pool):
+        # -P threads / solo: no child process, so worker_process_init never fires; load the one model copy
+        # here, before the pool takes tasks (its threads would otherwise race to load it on the first chunks)
+        _warm_models()
 
 
 # Log context, stage metrics and monitoring for every task (signal handlers; imported after ``app`` exists).

@@ -27,6 +27,12 @@ Latencies measure the machine: on a shared box they measure the neighbours too. 
     .venv/bin/python -m bench.capacity --sessions 1 2 --seconds 40          # a quick proof that it works
     .venv/bin/python -m bench.capacity                                      # the sweep: 1 2 4 6 8, 120 s each
     .venv/bin/python -m bench.capacity --capacity 4 --sessions 5            # the fifth gets server_busy
+    .venv/bin/python -m bench.capacity --pool threads --live-concurrency 8 --stt-batch   # one process, batched
+
+``--pool threads --live-concurrency K`` runs the live pool as one process with K threads and one model copy
+(the GPU layout, docs/stt.md "GPU"); ``--stt-batch`` turns the cross-session micro-batcher on there. Other
+worker settings (``WHISPER_DEVICE``, ``WHISPER_NUM_WORKERS``, ``STT_BATCH_WINDOW_MS`` …) come from the
+environment.
 """
 
 from __future__ import annotations
@@ -63,13 +69,14 @@ REPO = Path(__file__).resolve().parents[1]
 def spawn(args: argparse.Namespace) -> Server:
     workdir = Path(tempfile.mkdtemp(prefix="bench-capacity-"))
     port = free_port()
-    redis_url = f"redis://127.0.0.1:6379/{args.redis_db}"
+    redis_url = f"redis://127.0.0.1:{args.redis_port}/{args.redis_db}"
     import redis
 
     redis.Redis.from_url(redis_url).flushdb()
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "MEDIA_ROOT": str(workdir / "media"),
            "REDIS_URL": redis_url, "DEBUG": "1", "LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
-           "LIVE_SESSION_CAPACITY": str(args.capacity), "PYTHONUNBUFFERED": "1"}
+           "LIVE_SESSION_CAPACITY": str(args.capacity), "PYTHONUNBUFFERED": "1",
+           "STT_BATCH": "1" if args.stt_batch else "0"}
     if args.sqlite:
         env.pop("DATABASE_URL", None)
         env["SQLITE_PATH"] = str(workdir / "db.sqlite3")
@@ -85,7 +92,7 @@ def spawn(args: argparse.Namespace) -> Server:
     subprocess.run([py, "manage.py", "migrate", "-v0", "--noinput"], cwd=REPO, env=env, check=True)
     roles = {
         "server": [py, "-m", "interview_project.serve"],
-        "live": [celery, "-A", "celery_app", "worker", "-Q", "interviews", "-n", "live@%h",
+        "live": [celery, "-A", "celery_app", "worker", "-Q", "interviews", "-n", "live@%h", "-P", args.pool,
                  f"--concurrency={args.live_concurrency}", "--loglevel=WARNING"],
         "background": ["nice", "-n", "10", celery, "-A", "celery_app", "worker", "-Q",
                        "interviews_final,interviews_slow", "-n", "background@%h", "--concurrency=1",
@@ -188,7 +195,8 @@ async def main_async(args: argparse.Namespace) -> None:
         await stream_audio(server.url, streams[0].audio[: 16000 * 5], params={"language": streams[0].language},
                            speed=4.0)  # warm-up, not measured
         await settle(list(server.pids.values()))
-        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; live worker x{args.live_concurrency},"
+        print(f"load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; live worker -P {args.pool}"
+              f" x{args.live_concurrency}{' STT_BATCH=1' if args.stt_batch else ''},"
               f" capacity {args.capacity or 'unlimited'}, streams "
               + ", ".join(f"{s.language} {s.seconds:.0f}s" for s in streams), flush=True)
         for n in args.sessions:
@@ -228,8 +236,12 @@ def main() -> None:
     parser.add_argument("--languages", nargs="+", default=["en", "ko"])
     parser.add_argument("--stagger", type=float, default=1.0, help="seconds between session starts")
     parser.add_argument("--live-concurrency", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--pool", choices=["prefork", "threads"], default="prefork",
+                        help="live worker pool: threads = one process, one model copy (the GPU layout)")
+    parser.add_argument("--stt-batch", action="store_true", help="STT_BATCH=1 on the live worker (threads pool)")
     parser.add_argument("--capacity", type=int, default=0, help="LIVE_SESSION_CAPACITY of the server (0: none)")
     parser.add_argument("--redis-db", type=int, default=14)
+    parser.add_argument("--redis-port", type=int, default=6379, help="a private redis-server elsewhere (gpu_check.sh)")
     parser.add_argument("--mysql-db", default="it_capacity_bench")
     parser.add_argument("--sqlite", action="store_true", help="a temp SQLite database instead of MariaDB")
     parser.add_argument("--json", type=Path)

@@ -55,6 +55,8 @@ FINAL_SECONDS = Histogram("interview_final_pass_seconds", "Duration of a final p
 FINALIZE_SECONDS = Histogram("interview_finalize_seconds", "Duration of a session's finalisation (end of live)",
                              buckets=FINAL_BUCKETS)
 SUPPRESSED = Counter("interview_stt_suppressed", "Clips the hallucination guard suppressed", ["reason"])
+STT_BATCH_SIZE = Histogram("interview_stt_batch_size", "Clips per batched decode of a -P threads worker (STT_BATCH)",
+                           buckets=(1, 2, 3, 4, 6, 8, 12, 16, 24, 32))
 ERRORS = Counter("interview_errors", "error_message events sent, by code", ["code"])
 EVENTS = Counter("interview_events_published", "Server events published to a session's sockets", ["type"])
 
@@ -109,6 +111,10 @@ def stt_suppressed(reasons: Iterable[str]) -> None:
     for reason in reasons:
         # reasons are the guard's slugs (analysis/stt/guard.py): a closed label set
         SUPPRESSED.labels(reason=reason[:40]).inc()
+
+
+def stt_batch(size: int) -> None:
+    STT_BATCH_SIZE.observe(size)
 
 
 def error_sent(code: str) -> None:

@@ -292,6 +292,16 @@ WHISPER_NUM_WORKERS = env_int("WHISPER_NUM_WORKERS", 1)
 WHISPER_BEAM_SIZE = env_int("WHISPER_BEAM_SIZE", 5)
 STT_PARTIAL_INTERVAL_S = env_float("STT_PARTIAL_INTERVAL_S", 1.75)
 STT_COMMIT_WINDOW = env_str("STT_COMMIT_WINDOW", "short")
+STT_BATCH = env_bool("STT_BATCH", False)
+"""Cross-session micro-batching of a `-P threads` worker's decodes (docs/stt.md "Batching across sessions").
+No effect on a prefork child (one thread: nothing to batch with); meant for the GPU worker."""
+STT_BATCH_WINDOW_MS = env_float("STT_BATCH_WINDOW_MS", 10.0)
+"""Longest a clip waits for other sessions' clips (a batch closes earlier when full or when every busy
+transcribe thread has submitted)."""
+STT_BATCH_MAX = env_int("STT_BATCH_MAX", 16)
+"""Most clips in one batched decode."""
+STT_BATCH_PARTIALS = env_bool("STT_BATCH_PARTIALS", True)
+"""Batch partial decodes too (they share the batch's longest window; commits are grouped by their own)."""
 STT_PARTIAL_DROP_LAG_S = env_float("STT_PARTIAL_DROP_LAG_S", 1.0)
 """A worker this far behind a chunk drops its partial (from half of it the partial interval stretches)."""
 FEEDBACK_DEFER_LAG_S = env_float("FEEDBACK_DEFER_LAG_S", 2.0)

@@ -14,3 +14,35 @@ def test_prefork_children_on_a_gpu_are_flagged_threads_are_not():
     assert gpu_pool_problem(device="cuda", pool=ThreadPool, concurrency=8) is None
     assert gpu_pool_problem(device="cuda", pool=PreforkPool, concurrency=1) is None
     assert gpu_pool_problem(device="cpu", pool=PreforkPool, concurrency=4) is None
+
+
+def _warnings(**overrides):
+    from celery_app import layout_warnings
+
+    layout = dict(device="cuda", pool=ThreadPool, concurrency=8, device_index=[0], speaker_device="cuda",
+                  stt_batch=True, num_workers=2)
+    return layout_warnings(**{**layout, **overrides})
+
+
+def test_the_documented_gpu_worker_layout_is_coherent():
+    assert _warnings() == []
+    assert _warnings(device="cpu", speaker_device="cpu") == []
+
+
+def test_incoherent_stt_layouts_are_named():
+    assert any("prefork" in w for w in _warnings(pool=PreforkPool))
+    assert any("STT_BATCH=1 has no effect" in w for w in _warnings(pool=PreforkPool, device="cpu", concurrency=2))
+    assert any("without STT_BATCH=1" in w for w in _warnings(stt_batch=False))
+    assert any("WHISPER_NUM_WORKERS=16" in w for w in _warnings(num_workers=16))
+    # the speaker encoder on another GPU than this worker's Whisper copy
+    assert any("SPEAKER_DEVICE=cuda" in w for w in _warnings(device_index=[1]))
+    assert _warnings(device_index=[1], speaker_device="cuda:1") == []
+
+
+def test_only_prefork_forks_children():
+    from celery.concurrency.solo import TaskPool as SoloPool
+
+    from celery_app import forks_children
+
+    assert forks_children(PreforkPool) and forks_children("prefork")
+    assert not forks_children(ThreadPool) and not forks_children(SoloPool)

@@ -18,7 +18,7 @@ from analysis.audio.preprocess import from_int16_bytes
 from analysis.overload import Overload, overload_for
 from analysis.pipeline.preprocess import chunk_mono_pcm, chunk_preprocess
 from analysis.pipeline.runner import StageRun
-from analysis.pipeline.worker_models import transcriber
+from analysis.pipeline.worker_models import stt_participant, transcriber
 from analysis.stt.hotwords import hotword_prompt
 from analysis.stt.engine import StreamState
 from interview_project import metrics
@@ -103,9 +103,11 @@ def work(run: StageRun) -> None:
     for s, flush in steps:
         audio, lengths = _load_buffer(session_id, cursor, min(s, real_last))
         started = time.perf_counter()
-        result = transcriber().step(
-            cursor.stream, audio, final=flush, allow_partial=s == run.last and overload.partials, load=overload.load
-        )
+        with stt_participant():  # a threads-pool worker batches this step's decodes with other sessions'
+            result = transcriber().step(
+                cursor.stream, audio, final=flush, allow_partial=s == run.last and overload.partials,
+                load=overload.load,
+            )
         metrics.stt_suppressed(result.suppressed)
         timings = {k: round(v, 1) for k, v in result.timings_ms.items()}
         timings["stt_step"] = round((time.perf_counter() - started) * 1000, 1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
 
 import numpy as np
@@ -11,7 +12,9 @@ from django.conf import settings
 
 from analysis.answers.text import kiwi
 from analysis.diarization.embeddings import get_encoder
-from analysis.stt.engine import SR, StreamingTranscriber, SttConfig, speech_regions
+from analysis.stt.engine import SR, StreamingTranscriber, SttConfig, model_for, speech_regions
+from analysis.stt.microbatch import BatchedDecoder
+import interview_project.metrics as metrics
 
 logger = logging.getLogger(__name__)
 
@@ -35,8 +38,27 @@ def stt_config() -> SttConfig:
 
 
 @lru_cache(maxsize=1)
+def batched_decoder() -> BatchedDecoder | None:
+    """The process's cross-session micro-batcher (``STT_BATCH``), or None."""
+    if not settings.STT_BATCH:
+        return None
+    model = model_for(stt_config())
+    return BatchedDecoder(model, window_s=settings.STT_BATCH_WINDOW_MS / 1000, max_batch=settings.STT_BATCH_MAX,
+                          max_inflight=settings.WHISPER_NUM_WORKERS, partials=settings.STT_BATCH_PARTIALS,
+                          on_batch=metrics.stt_batch)
+
+
+@lru_cache(maxsize=1)
 def transcriber() -> StreamingTranscriber:
-    return StreamingTranscriber(stt_config())
+    decoder = batched_decoder()
+    return StreamingTranscriber(stt_config(), model=decoder.model if decoder else None, decode=decoder)
+
+
+def stt_participant() -> AbstractContextManager[None]:
+    """Around a transcribe step: its thread may hand clips to the batcher (a batch stops waiting once every
+    such thread has)."""
+    decoder = batched_decoder()
+    return decoder.participant() if decoder else nullcontext()
 
 
 def warm_up() -> None:

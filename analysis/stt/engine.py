@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -331,10 +331,17 @@ def detect_language(model: Any, audio: np.ndarray, candidates: Iterable[str]) ->
 
 
 # --- the streaming transcriber ----------------------------------------------------------------------------------
+ClipDecoder = Callable[..., ClipText]  # ``transcribe_clip``'s signature: (model, audio, *, language, beam_size, …)
+
+
 class StreamingTranscriber:
-    def __init__(self, config: SttConfig, model: Any | None = None) -> None:
+    """``decode`` replaces ``transcribe_clip`` for commits and partials (the worker's cross-session
+    micro-batcher, ``analysis.stt.microbatch``); it must return what ``transcribe_clip`` would."""
+
+    def __init__(self, config: SttConfig, model: Any | None = None, decode: ClipDecoder | None = None) -> None:
         self.config = config
         self.model = model if model is not None else model_for(config)
+        self.decode: ClipDecoder = decode or transcribe_clip
 
     def step(
         self,
@@ -467,7 +474,7 @@ class StreamingTranscriber:
             return None, "too_short"
         clip = prepare_utterance(clip, cfg.utterance_steps)
         language = self._language_for(state, clip)
-        result = transcribe_clip(
+        result = self.decode(
             self.model,
             clip,
             language=language,
@@ -504,7 +511,7 @@ class StreamingTranscriber:
         clip = clip[-int(min(len(clip) / SR, 28.0) * SR) :]
         language = state.language or None
         pad = None if self.config.partial_policy == "legacy" else self.config.partial_window_pad_s
-        result = transcribe_clip(
+        result = self.decode(
             self.model, clip, language=language, beam_size=1, word_timestamps=False, short_window=True,
             window_pad_s=pad,
         )

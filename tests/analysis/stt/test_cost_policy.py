@@ -90,10 +90,18 @@ def test_utterances_of_several_sessions_decode_in_one_call_with_the_same_text(sh
     en = file_to_16k_mono(str(shared_data / "en" / "jfk.flac"))
     ko_entry = manifest("ko")[0]
     ko = file_to_16k_mono(str(shared_data / "ko" / ko_entry["path"]))
-    items = [BatchItem(en[: 5 * SR], "en"), BatchItem(ko, "ko"), BatchItem(en[5 * SR :], "en")]
+    silence = np.random.default_rng(0).normal(0, 1e-4, 2 * SR).astype(np.float32)
+    items = [BatchItem(en[: 4 * SR], "en", word_timestamps=True), BatchItem(ko[: 4 * SR], "ko", word_timestamps=True),
+             BatchItem(silence, "en", word_timestamps=True), BatchItem(en[4 * SR : 8 * SR], "en", word_timestamps=True)]
+    assert len({i.group() for i in items}) == 1  # both languages and the silence row in one call
     batched = decode_batch(t.model, items)
     alone = [
-        transcribe_clip(t.model, i.audio, language=i.language, beam_size=5, word_timestamps=False, short_window=True)
+        transcribe_clip(t.model, i.audio, language=i.language, beam_size=5, word_timestamps=True, short_window=True)
         for i in items
     ]
     assert [b.text for b in batched] == [a.text for a in alone]
+    assert [[(w.w, w.start, w.end) for w in b.words] for b in batched] == [
+        [(w.w, w.start, w.end) for w in a.words] for a in alone
+    ]
+    assert [b.avg_logprob for b in batched] == pytest.approx([a.avg_logprob for a in alone], abs=1e-4)
+    assert [b.no_speech_prob for b in batched] == pytest.approx([a.no_speech_prob for a in alone], abs=1e-4)
