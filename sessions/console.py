@@ -33,6 +33,10 @@ logger = logging.getLogger(__name__)
 
 CONSOLE_STATIC_DIR = Path(settings.BASE_DIR) / "static" / "console"
 CHUNK_MS = 200
+# "Enroll the interviewer's voice": the live page asks the interviewer to read a prompt for this long before
+# the candidate speaks, and the socket gets enroll_s (docs/diarization.md, "Enrollment"). Ten seconds give the
+# speaker encoder about eight windows of the voice, the prompt takes about that long to read aloud.
+CONSOLE_ENROLL_S = 10
 """Audio per binary frame: small enough for a live transcript, large enough to keep per-frame cost low."""
 
 # The audio worklet module must be served as JavaScript; some system MIME tables lack .mjs.
@@ -75,6 +79,8 @@ class StartForm(forms.Form):
         initial=1,
     )
     mode = forms.ChoiceField(choices=MODE_CHOICES, initial=Interview.Mode.INTERVIEW, required=False)
+    # the interviewer reads a short prompt for CONSOLE_ENROLL_S seconds before the candidate speaks
+    enroll = forms.BooleanField(required=False)
     consent = forms.BooleanField(
         required=True,
         error_messages={"required": _("The candidate must agree to recording and analysis before the interview starts.")},
@@ -124,6 +130,8 @@ def live(request: HttpRequest) -> HttpResponse:
     practice = data.get("mode") == Interview.Mode.PRACTICE
     if practice:
         data["channels"] = 1  # one person rehearsing: one microphone
+    # enrollment pins the interviewer's voice on one microphone; two channels already say who is who
+    enroll_s = CONSOLE_ENROLL_S if data.get("enroll") and not practice and data["channels"] == 1 else 0
     config = {
         "ws_path": "/ws/interviews/",
         "params": {
@@ -133,6 +141,7 @@ def live(request: HttpRequest) -> HttpResponse:
             "consent": "1",
             "question_set": question_set.slug if question_set else "",
             "mode": Interview.Mode.PRACTICE if practice else Interview.Mode.INTERVIEW,
+            "enroll_s": str(enroll_s),
         },
         # sent in a session_info message after the first connection_ack: a name never goes in a URL
         "candidate": data["candidate"],
@@ -150,7 +159,7 @@ def live(request: HttpRequest) -> HttpResponse:
         request,
         "console/live.html",
         {"config": config, "candidate": data["candidate"], "channels": data["channels"],
-         "language": data["language"], "question_set": question_set, "practice": practice},
+         "language": data["language"], "question_set": question_set, "practice": practice, "enroll_s": enroll_s},
     )
 
 

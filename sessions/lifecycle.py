@@ -156,7 +156,7 @@ def session_rebuild(*, session_id: str, resume_token: str = "", delivered_seq: i
     options = {"analysis_affect": interview.analysis_affect,
                "question_set": interview.question_set.slug if interview.question_set else None,
                "mode": interview.mode, "num_speakers": interview.num_speakers, "encoding": interview.encoding,
-               "terms": selectors.interview_domain_terms(interview)}
+               "enroll_s": interview.enroll_s, "terms": selectors.interview_domain_terms(interview)}
     meta = SessionMeta(
         session_id=session_id,
         language=interview.language,

@@ -64,6 +64,10 @@ class Interview(models.Model):
     num_speakers = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="How many people speak, when the client said so (bounds diarization)"
     )
+    enroll_s = models.FloatField(
+        default=0.0,
+        help_text="Seconds at the start that are the interviewer's voice enrollment (0: none); pins that voice",
+    )
     final_segments = models.JSONField(
         default=list, blank=True, help_text="Transcript of the final pass (re-transcribed, re-diarized)"
     )

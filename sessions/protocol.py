@@ -22,6 +22,9 @@ polyphase filter; an arbitrary rate (say 47 999 Hz) would cost ~200x more CPU pe
 MIN_SAMPLE_RATE, MAX_SAMPLE_RATE = ACCEPTED_SAMPLE_RATES[0], ACCEPTED_SAMPLE_RATES[-1]
 MODES = ("interview", "practice")
 MAX_SPEAKERS = 6
+# Interviewer enrollment (``enroll_s``): the first seconds of the session are the interviewer reading a short
+# prompt. Under 3 s is too little voice to pin (two 1.5 s windows); over 30 s is no longer "a prompt".
+MIN_ENROLL_S, MAX_ENROLL_S = 3.0, 30.0
 MIN_CHUNK_MS = 20
 ENCODINGS = ("pcm_s16le", "opus")
 OPUS_SAMPLE_RATE = 48000
@@ -97,6 +100,7 @@ class ConnectParams:
     mode: str = "interview"  # "practice": a candidate rehearsing alone, every voice is the candidate
     num_speakers: int | None = None  # how many people speak, when the client knows (bounds diarization)
     delivered: int | None = None  # on resume: the highest audio_processed seq the client already has
+    enroll_s: float = 0.0  # the first enroll_s seconds are the interviewer's voice enrollment (0: none)
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,7 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
             raise ProtocolError(ErrorCode.BAD_PARAMETERS, f"num_speakers must be 1-{MAX_SPEAKERS}", fatal=True)
     if mode == "practice":
         num_speakers = 1
+    enroll_s = _enroll_seconds(query.get("enroll_s"), mode=mode)
     return ConnectParams(
         language=language,
         sample_rate=sample_rate,
@@ -202,7 +207,25 @@ def parse_connect(query_string: bytes | str) -> ConnectParams:
         mode=mode,
         num_speakers=num_speakers,
         delivered=_optional_seq(query.get("delivered")),
+        enroll_s=enroll_s,
     )
+
+
+def _enroll_seconds(raw: str | None, *, mode: str) -> float:
+    """``enroll_s``: 0 (none) or MIN_ENROLL_S-MAX_ENROLL_S; a practice session has no interviewer to enroll."""
+    if raw is None or raw in ("", "0"):
+        return 0.0
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not MIN_ENROLL_S <= value <= MAX_ENROLL_S:
+        raise ProtocolError(ErrorCode.BAD_PARAMETERS,
+                            f"enroll_s must be 0 or {MIN_ENROLL_S:g}-{MAX_ENROLL_S:g} seconds", fatal=True)
+    if mode == "practice":
+        raise ProtocolError(ErrorCode.BAD_PARAMETERS, "enroll_s enrolls an interviewer: not with mode=practice",
+                            fatal=True)
+    return round(value, 2)
 
 
 def _optional_seq(raw: str | None) -> int | None:

@@ -53,6 +53,7 @@ def _create_interview(params: ConnectParams, owner_id: int | None, resume_digest
         analysis_affect=settings.ANALYSIS_AFFECT if params.analysis_affect is None else params.analysis_affect,
         mode=params.mode,
         num_speakers=params.num_speakers,
+        enroll_s=params.enroll_s,
     )
 
 
@@ -62,7 +63,7 @@ async def interview_start(*, params: ConnectParams, owner_id: int | None) -> Ses
     token = secrets.token_urlsafe(24)
     interview = await database_sync_to_async(_create_interview)(params, owner_id, lifecycle.resume_digest(token))
     options = {"analysis_affect": params.analysis_affect, "question_set": params.question_set, "mode": params.mode,
-               "num_speakers": params.num_speakers, "encoding": params.encoding,
+               "num_speakers": params.num_speakers, "encoding": params.encoding, "enroll_s": params.enroll_s,
                "terms": await database_sync_to_async(selectors.interview_domain_terms)(interview)}
     meta = SessionMeta(
         session_id=str(interview.id),

@@ -141,10 +141,13 @@ def final_labels(
     num_speakers: int | None = None,
     turns: list[Turn] | None = None,
     practice: bool = False,
+    enroll_until: float = 0.0,
 ) -> FinalLabels:
     """Reconcile a re-clustering of ``audio`` (16 kHz mono, or (n, 2) per channel) with the live labels.
 
     ``practice``: a candidate rehearsing alone; every voice is the candidate and nothing is re-clustered.
+    ``enroll_until``: the first seconds are the interviewer's enrollment: live labels there are kept (the
+    live path pinned them) and that voice is the interviewer.
     """
     if practice:
         whole = [Turn(s.start, s.end, PRACTICE_SPEAKER) for s in sorted(live, key=lambda s: s.start)]
@@ -161,11 +164,12 @@ def final_labels(
         turns = diarize_recording(audio, num_speakers=num_speakers, max_speakers=bound)
     final_speakers = len({t.speaker for t in turns})
     if not live:
-        return FinalLabels(turns, assign_turn_roles(turns, hints=hints), [], 0, final_speakers, bound)
+        return FinalLabels(turns, assign_turn_roles(turns, hints=hints, enroll_until=enroll_until), [], 0,
+                           final_speakers, bound)
     if np.asarray(audio).ndim == 2:  # two channels: the channel decides, as it did live
         mapping = map_speakers(live, turns)
         mapped = sorted((Turn(t.start, t.end, mapping[t.speaker]) for t in turns), key=lambda t: t.start)
-        roles = assign_turn_roles(mapped, hints=hints, segments=live)
+        roles = assign_turn_roles(mapped, hints=hints, segments=live)  # the channel pins the interviewer
         return FinalLabels(mapped, roles, [], len(speech), final_speakers, bound)
 
     mapping = map_speakers(live, turns)
@@ -237,6 +241,10 @@ def final_labels(
             if spk is None or spk == seg.speaker:
                 pieces.append(Turn(piece.start, piece.end, seg.speaker))
                 continue
+            if (piece.start + piece.end) / 2 < enroll_until:
+                decisions.append(LabelChange(piece.start, piece.end, seg.speaker, spk, False, "enrolled interviewer: kept live"))
+                pieces.append(Turn(piece.start, piece.end, seg.speaker))
+                continue
             inside = [i for i in range(len(centers)) if piece.start - 1e-6 <= centers[i] <= piece.end + 1e-6]
             a, b = centroid(spk, set(inside)), centroid(seg.speaker, set(inside))
             if seg.speaker not in final_labels_set and speech[seg.speaker] < MIN_VOICE_S:
@@ -261,5 +269,5 @@ def final_labels(
     extra = [part for t in mapped for part in _uncovered(t, covered)]
     extra = [Turn(t.start, t.end, merged.get(t.speaker, t.speaker)) for t in extra]
     reconciled = sorted(pieces + extra, key=lambda t: t.start)
-    roles = assign_turn_roles(reconciled, hints=hints, segments=live)
+    roles = assign_turn_roles(reconciled, hints=hints, segments=live, enroll_until=enroll_until)
     return FinalLabels(reconciled, roles, decisions, len(speech), final_speakers, bound)

@@ -30,6 +30,7 @@ from analysis.diarization.roles import (
     RoleDecision,
     RoleEvidence,
     assign_roles,
+    clicks_answered_alone,
     question_score,
 )
 from analysis.diarization.rttm import Turn
@@ -71,6 +72,10 @@ CHANNEL_CONFIDENCE = 0.99
 # Practice mode: a candidate rehearsing alone. Every voice is the candidate; nothing is clustered.
 PRACTICE_SPEAKER = "S1"
 PRACTICE_DECISION = RoleDecision(CANDIDATE, 0.99)
+# Interviewer enrollment: the first ``enroll_until`` seconds of the session are the interviewer speaking a
+# short prompt before the candidate joins. Their windows are that voice, whatever the clustering says.
+ENROLLED_SPEAKER = "S1"
+MAX_ENROLL_S = 30.0
 
 
 @dataclass
@@ -230,10 +235,15 @@ def _decode(text: str, dim: int) -> np.ndarray:
 class LiveDiarizer:
     """Per-session online diarizer; all memory lives in ``to_state()`` so any worker can continue it."""
 
-    def __init__(self, state: dict | None = None, *, channels: int = 1, practice: bool = False) -> None:
+    def __init__(
+        self, state: dict | None = None, *, channels: int = 1, practice: bool = False, enroll_until: float = 0.0
+    ) -> None:
         state = state or {}
         self.channels = int(state.get("channels", channels))
         self.practice = bool(state.get("practice", practice))
+        # seconds at the start that are the interviewer's enrollment (0: none); see ENROLLED_SPEAKER
+        self.enroll_until = min(MAX_ENROLL_S, max(0.0, float(state.get("enroll_until", enroll_until))))
+        self.enrolled_windows = int(state.get("enrolled_windows", 0))
         self.dim = int(state.get("dim", 0))
         self.next_id = int(state.get("next_id", 1))
         self.first_speaker: str | None = state.get("first_speaker")
@@ -250,6 +260,10 @@ class LiveDiarizer:
         }
         self.recent: list[tuple[float, float, str]] = [tuple(r) for r in state.get("recent", [])]  # type: ignore[misc]
         self.pending: list[Hint] = [Hint.coerce(h) for h in state.get("pending_hints", [])]
+        # the last question click placed, and the voice that spoke next: whether that voice answered it alone
+        # is known when the next click is placed (roles.W_ANSWERED_ALONE)
+        click = state.get("last_click")
+        self.last_click: tuple[float, str] | None = (float(click[0]), str(click[1])) if click else None
         # the role each voice's segments were last emitted (or corrected) with, and how often that changed
         self.emitted_roles: dict[str, str] = dict(state.get("emitted_roles", {}))
         self.roles_version = int(state.get("roles_version", 0))
@@ -261,6 +275,8 @@ class LiveDiarizer:
             "version": STATE_VERSION,
             "channels": self.channels,
             "practice": self.practice,
+            "enroll_until": self.enroll_until,
+            "enrolled_windows": self.enrolled_windows,
             "dim": self.dim,
             "next_id": self.next_id,
             "first_speaker": self.first_speaker,
@@ -278,6 +294,7 @@ class LiveDiarizer:
             ],
             "emitted_roles": dict(self.emitted_roles),
             "roles_version": self.roles_version,
+            "last_click": list(self.last_click) if self.last_click else None,
         }
 
     # ----------------------------------------------------------------- hints and roles
@@ -315,6 +332,11 @@ class LiveDiarizer:
             if spk is None:
                 return False
             self.evidence.setdefault(spk, RoleEvidence()).question_hints += 1
+            if self.last_click is not None and self.last_click[0] < h.at:
+                for voice in clicks_answered_alone([self.last_click, (h.at, spk)], self.recent,
+                                                   lead_s=QUESTION_LEAD_S):
+                    self.evidence.setdefault(voice, RoleEvidence()).answered_alone += 1
+            self.last_click = (h.at, spk)
             return True
         spk = self._speaker_near(h.at)
         if spk is None:
@@ -438,14 +460,18 @@ class LiveDiarizer:
             k = self.evidence.setdefault(keep, RoleEvidence())
             k.speaker_hints += g.speaker_hints
             k.question_hints += g.question_hints
+            k.answered_alone += g.answered_alone
             k.question_text += g.question_text
             k.speech_s += g.speech_s
             k.first = k.first or g.first
+            k.enrolled = k.enrolled or g.enrolled
         self.recent = [(s, e, keep if spk == gone else spk) for s, e, spk in self.recent]
         if self.last_speaker == gone:
             self.last_speaker = keep
         if self.first_speaker == gone:
             self.first_speaker = keep
+        if self.last_click is not None and self.last_click[1] == gone:
+            self.last_click = (self.last_click[0], keep)
         if gone in self.emitted_roles:
             self.merges.append((gone, keep, self.emitted_roles.pop(gone)))
 
@@ -499,7 +525,11 @@ class LiveDiarizer:
         for seg in segs:
             idx = np.flatnonzero((centers >= seg.start - 1e-6) & (centers <= seg.end + 1e-6))
             if len(idx) == 0:
-                fallback = self.last_speaker or self._new_label()
+                if seg.start < self.enroll_until:  # too short to embed, but inside the enrollment
+                    self.next_id = max(self.next_id, int(ENROLLED_SPEAKER[1:]) + 1)
+                    fallback = ENROLLED_SPEAKER
+                else:
+                    fallback = self.last_speaker or self._new_label()
                 pieces.append((SegmentIn(seg.start, seg.end, seg.text, list(seg.words)), fallback))
                 self.last_speaker = fallback
                 continue
@@ -531,6 +561,8 @@ class LiveDiarizer:
         if self.dim == 0:
             self.dim = vecs.shape[1]
             self.buf_vecs = np.zeros((0, self.dim), np.float32)
+        if self.enroll_until > 0 and len(times) and float(np.min(times)) <= self.enroll_until:
+            return self._assign_enrolled(vecs, times)
         n_old = len(self.buf_labels)
         all_vecs = np.vstack([self.buf_vecs, vecs]).astype(np.float32)
         all_vecs /= np.maximum(np.linalg.norm(all_vecs, axis=1, keepdims=True), 1e-9)
@@ -579,6 +611,23 @@ class LiveDiarizer:
             new_labels = self._lone_windows(all_vecs, n_old, new_labels)
         self._remember(vecs, times, new_labels)
         return new_labels
+
+    def _assign_enrolled(self, vecs: np.ndarray, times: np.ndarray) -> list[str]:
+        """Windows inside the enrollment are the interviewer's voice: they seed that voice's cluster.
+
+        Why pin instead of cluster: the enrollment is the one stretch of the session whose speaker is known
+        for certain, so its windows become ``ENROLLED_SPEAKER``'s buffered windows and centroid, and every
+        later window is compared with them. Windows after the enrollment in the same call are labelled the
+        usual way against that seeded buffer.
+        """
+        pinned = times <= self.enroll_until
+        if ENROLLED_SPEAKER not in self.centroids and ENROLLED_SPEAKER not in self.buf_labels:
+            self.next_id = max(self.next_id, int(ENROLLED_SPEAKER[1:]) + 1)
+        self._remember(vecs[pinned], times[pinned], [ENROLLED_SPEAKER] * int(pinned.sum()))
+        self.enrolled_windows += int(pinned.sum())
+        rest = self._assign(vecs[~pinned], times[~pinned]) if (~pinned).any() else []
+        it = iter(rest)
+        return [ENROLLED_SPEAKER if p else next(it) for p in pinned]
 
     def _merge_fresh_clusters(
         self, all_vecs: np.ndarray, clusters: np.ndarray, mapping: dict[int, str], known: set[str]
@@ -705,6 +754,9 @@ class LiveDiarizer:
                 self.first_speaker = speaker
                 ev.first = True
             ev.speech_s += max(0.0, piece.end - piece.start)
+            if speaker == ENROLLED_SPEAKER and self.enroll_until > 0 and self.channels == 1 and not self.practice \
+                    and piece.start < self.enroll_until:
+                ev.enrolled = True  # the interviewer's own enrollment: strong evidence (roles.W_ENROLLED)
             ev.question_text += question_score(piece.text)
             self.recent = (self.recent + [(piece.start, piece.end, speaker)])[-MAX_RECENT_SEGMENTS:]
         self._flush_hints()

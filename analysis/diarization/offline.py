@@ -22,6 +22,7 @@ from analysis.diarization.roles import (
     RoleDecision,
     RoleEvidence,
     assign_roles,
+    clicks_answered_alone,
     question_score,
 )
 from analysis.diarization.rttm import Turn
@@ -152,20 +153,33 @@ def assign_turn_roles(
     *,
     hints: Sequence[Hint | dict] = (),
     segments: Sequence[SegmentIn | LabeledSegment] = (),
+    enroll_until: float = 0.0,
 ) -> dict[str, RoleDecision]:
-    """Roles for offline speakers from hints, who speaks first and question cues in segment text."""
+    """Roles for offline speakers from hints, who speaks first and question cues in segment text.
+
+    ``enroll_until``: the first seconds are the interviewer's enrollment; the speaker with most speech in
+    them is the enrolled interviewer (strong evidence, ``roles.W_ENROLLED``).
+    """
     evidence: dict[str, RoleEvidence] = {}
     ordered = sorted(turns, key=lambda t: t.start)
+    enrolled: dict[str, float] = {}
     for t in ordered:
         evidence.setdefault(t.speaker, RoleEvidence()).speech_s += t.duration
+        inside = min(t.end, enroll_until) - t.start
+        if inside > 0:
+            enrolled[t.speaker] = enrolled.get(t.speaker, 0.0) + inside
     if ordered:
         evidence[ordered[0].speaker].first = True
+    if enrolled:
+        evidence[max(enrolled, key=enrolled.__getitem__)].enrolled = True
+    clicks: list[tuple[float, str]] = []
     for raw in hints:
         h = Hint.coerce(raw)
         if h.kind == "question":  # evidence for the voice that speaks next (see live.QUESTION_LEAD_S)
             nxt = next((t.speaker for t in ordered if t.start >= h.at - QUESTION_LEAD_S), None)
             if nxt is not None:
                 evidence[nxt].question_hints += 1
+                clicks.append((h.at, nxt))
             continue
         spk = _speaker_at(ordered, h.at)
         if spk is None:
@@ -174,6 +188,10 @@ def assign_turn_roles(
             evidence[spk].speaker_hints += 1
         elif h.speaker == "candidate":
             evidence[spk].speaker_hints -= 1
+    spans = [(t.start, t.end, t.speaker) for t in ordered]
+    for voice in clicks_answered_alone(clicks, spans, lead_s=QUESTION_LEAD_S,
+                                       end=max((t.end for t in ordered), default=None)):
+        evidence[voice].answered_alone += 1
     for seg in segments:
         spk = _speaker_at(ordered, (seg.start + seg.end) / 2)
         if spk is not None:

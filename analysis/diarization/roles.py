@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 INTERVIEWER = "interviewer"
@@ -17,9 +18,18 @@ CANDIDATE = "candidate"
 UNKNOWN = "unknown"
 
 # Log-odds weights (interviewer vs. not), strongest evidence first.
+# The voice enrolled as the interviewer at the start (the first seconds of the session are the interviewer
+# reading a prompt): pinned, stronger than two speaker hints, so no click, question or first-speaker cue of
+# another voice outweighs it.
+W_ENROLLED = 10.0
 W_SPEAKER_HINT = 4.0  # a client note naming who speaks now
 W_QUESTION_HINT = 1.5  # a "question" click: the voice that speaks next is asking
 MAX_QUESTION_HINTS = 3.0  # clicks are votes: several agreeing ones count, up to this many
+# ... unless that voice was the only one heard until the next click: nobody answered it, so it was answering
+# a question shown or typed (a candidate alone, or one voice that the clustering split in two). Such a click
+# counts against the voice, more than an asking click counts for it, so that a voice answering shown
+# questions loses the first-speaker prior after two of them.
+W_ANSWERED_ALONE = 2.0
 W_FIRST_SPEAKER = 1.5  # the interviewer opens an interview
 W_QUESTION_TEXT = 0.6  # a transcript segment that reads as a question
 MAX_TEXT_EVIDENCE = 3.0  # many questions still never outweigh a speaker hint
@@ -40,6 +50,23 @@ _EN_START = re.compile(
 )
 _KO_END = re.compile(r"(습니까|있나요|없나요|인가요|나요|까요|주세요|말씀해|말씀해요)[\s.!。]*$")
 _KO_WH = re.compile(r"(어떻게|무엇|무슨|어떤|언제|어디|왜(?!냐))")
+
+
+def clicks_answered_alone(
+    clicks: Sequence[tuple[float, str]], turns: Sequence[tuple[float, float, str]], *, lead_s: float,
+    end: float | None = None,
+) -> list[str]:
+    """The voices that answered a question click alone: for each click ``(at, voice that spoke next)`` but the
+    last, that voice when no other was heard (a turn starting from ``lead_s`` before the click up to the
+    same point before the next click). The last click counts too when ``end`` (the session's end) is given."""
+    ordered = sorted(clicks)
+    bounds = [at for at, _ in ordered[1:]] + ([end + lead_s] if end is not None else [])
+    alone = []
+    for (at, voice), until in zip(ordered, bounds):
+        heard = {spk for start, _end, spk in turns if at - lead_s <= start < until - lead_s}
+        if heard == {voice}:
+            alone.append(voice)
+    return alone
 
 
 def question_score(text: str) -> float:
@@ -84,26 +111,34 @@ class RoleEvidence:
 
     speaker_hints: float = 0.0  # +1 per "interviewer" hint, -1 per "candidate" hint
     question_hints: float = 0.0  # question clicks after which this voice spoke next
+    answered_alone: float = 0.0  # ... and was the only voice until the next click (see W_ANSWERED_ALONE)
     question_text: float = 0.0
     speech_s: float = 0.0
     first: bool = False
+    enrolled: bool = False  # this voice is the interviewer's enrollment (docs/diarization.md, "Enrollment")
 
     def log_odds(self) -> float:
         """Log-odds that this speaker is the interviewer."""
         score = W_SPEAKER_HINT * max(-2.0, min(2.0, self.speaker_hints))
-        score += W_QUESTION_HINT * min(MAX_QUESTION_HINTS, self.question_hints)
+        asked = max(0.0, self.question_hints - self.answered_alone)
+        score += W_QUESTION_HINT * min(MAX_QUESTION_HINTS, asked)
+        score -= W_ANSWERED_ALONE * min(MAX_QUESTION_HINTS, self.answered_alone)
         score += min(MAX_TEXT_EVIDENCE, W_QUESTION_TEXT * self.question_text)
         if self.first:
             score += W_FIRST_SPEAKER
+        if self.enrolled:
+            score += W_ENROLLED
         return score
 
     def to_dict(self) -> dict:
         return {
             "speaker_hints": self.speaker_hints,
             "question_hints": self.question_hints,
+            "answered_alone": self.answered_alone,
             "question_text": self.question_text,
             "speech_s": self.speech_s,
             "first": self.first,
+            "enrolled": self.enrolled,
         }
 
     @staticmethod
@@ -154,7 +189,7 @@ def assign_roles(evidence: dict[str, RoleEvidence], *, incumbent: str | None = N
     decisions: dict[str, RoleDecision] = {}
     if len(ranked) == 1:
         ev = top.evidence
-        if ev.speaker_hints <= 0 and ev.question_hints >= LONE_VOICE_QUESTIONS:
+        if ev.speaker_hints <= 0 and not ev.enrolled and ev.question_hints >= LONE_VOICE_QUESTIONS:
             # One voice that speaks after question after question, and nobody else: the questions are
             # shown or typed and this voice answers them (the interviewer never speaks).
             return {top.speaker: RoleDecision(CANDIDATE, _sigmoid(W_QUESTION_HINT * (ev.question_hints - 1)))}
@@ -163,6 +198,10 @@ def assign_roles(evidence: dict[str, RoleEvidence], *, incumbent: str | None = N
         if top.score < 0:
             return {top.speaker: RoleDecision(CANDIDATE, _sigmoid(-top.score))}
         return {top.speaker: RoleDecision(UNKNOWN, 0.5)}
+    if max(r.score for r in ranked) < 0:
+        # every voice's evidence says candidate (each answered shown questions alone, or was named one):
+        # nobody here is interviewing, whatever the clustering made of the voices
+        return {r.speaker: RoleDecision(CANDIDATE, _sigmoid(-r.score)) for r in ranked}
     runner = ranked[1]
     margin = top.score - runner.score
     if rank_score(top) - rank_score(runner) <= 0 and top.score <= 0:

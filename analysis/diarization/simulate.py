@@ -62,8 +62,12 @@ def simulate_live(
     segments: Sequence[SegmentIn] | None = None,
     hints: Sequence[Hint] = (),
     channel_audio: np.ndarray | None = None,
+    enroll_until: float = 0.0,
 ) -> LiveRun:
-    """Feed committed segments chunk by chunk; hints are delivered once session time passes them."""
+    """Feed committed segments chunk by chunk; hints are delivered once session time passes them.
+
+    ``enroll_until``: the first seconds are the interviewer's enrollment (the socket's ``enroll_s``).
+    """
     segs = sorted(segments if segments is not None else vad_segments(audio), key=lambda s: s.start)
     state: dict | None = None
     channels = 2 if channel_audio is not None else 1
@@ -80,7 +84,7 @@ def simulate_live(
     t = 0.0
     while sent < len(segs) or pending_hints:
         t += chunk_s
-        diarizer = LiveDiarizer(state, channels=channels)
+        diarizer = LiveDiarizer(state, channels=channels, enroll_until=enroll_until)
         while pending_hints and pending_hints[0].at <= t:
             h = pending_hints.pop(0)
             diarizer.hint(at=h.at, speaker=h.speaker, kind=h.kind, text=h.text)

@@ -58,8 +58,10 @@ def work(run: StageRun) -> None:
     meta, session_id = run.meta, run.session_id
     results = state.load_results(session_id, run.first, run.last)
     memory = state.load_stage_state(session_id, STAGE)
-    practice = _options(meta).get("mode") == "practice"
-    diarizer = LiveDiarizer(memory.get("diarizer"), channels=meta.channels, practice=practice)
+    options = _options(meta)
+    practice = options.get("mode") == "practice"
+    enroll = float(options.get("enroll_s") or 0.0) if meta.channels == 1 else 0.0  # stereo: the channel pins
+    diarizer = LiveDiarizer(memory.get("diarizer"), channels=meta.channels, practice=practice, enroll_until=enroll)
     next_index = int(memory.get("next_index", 0))
     for hint in state.take_hints(run.pipe, session_id):
         diarizer.hint(**hint)

@@ -72,11 +72,13 @@ def final_speaker_labels(
     """Final speakers and roles, never worse than live (analysis.diarization.final_labels).
 
     A practice session has one person, the candidate: no re-clustering. Otherwise the number of voices is
-    bounded by the session's ``num_speakers`` hint when it has one.
+    bounded by the session's ``num_speakers`` hint when it has one, and an enrolled interviewer (``enroll_s``)
+    stays pinned.
     """
     if interview.mode == Interview.Mode.PRACTICE:
         return final_labels(audio, live, hints=hints, practice=True)
-    return final_labels(audio, live, hints=hints, num_speakers=interview.num_speakers)
+    return final_labels(audio, live, hints=hints, num_speakers=interview.num_speakers,
+                        enroll_until=interview.enroll_s if interview.channels == 1 else 0.0)
 
 
 def final_pass(session_id: str, *, on_progress: Callable[[str, float], None] | None = None,

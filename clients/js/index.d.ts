@@ -59,6 +59,9 @@ export type ClientMessage = SpeakerNote | EvaluationRequest | SessionEnd | Ping 
 export interface ConnectParams {
   language?: "ko" | "en" | "auto"; encoding?: "pcm_s16le" | "opus"; sample_rate?: string; channels?: "1" | "2";
   question_set?: string; candidate?: string; consent?: "0" | "1"; analysis_affect?: "0" | "1"; ticket?: string;
+  mode?: "interview" | "practice"; num_speakers?: string;
+  /** Interviewer enrollment: the first N seconds (3-30, "0" = none) are the interviewer reading a prompt. */
+  enroll_s?: string;
   [name: string]: string | undefined;
 }
 

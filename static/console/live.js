@@ -10,6 +10,7 @@ import { OpusChunker, opusSupported } from "./opus-encoder.js";
 import { FeedbackView, ScoresView, TranscriptView, formatTime } from "./render.js";
 import { format, gettext } from "./i18n.js";
 import { correctionMessage } from "./roles.js";
+import { enrollmentState } from "./enroll.js";
 
 const config = JSON.parse(document.getElementById("console-config").textContent);
 const $ = (id) => document.getElementById(id);
@@ -321,7 +322,22 @@ $("note-form").addEventListener("submit", (event) => {
 renderQuestions();
 
 // --- clock, unacked audio, network hints ---------------------------------------------------------------------
+// Interviewer enrollment: the banner counts down the seconds the interviewer reads the prompt, then goes.
+const enrollSeconds = Number(config.params.enroll_s) || 0;
+let enrollDone = enrollSeconds <= 0;
+function showEnrollment() {
+  if (enrollDone) return;
+  const stateNow = enrollmentState(audioSeconds, enrollSeconds);
+  $("enroll-left").textContent = stateNow.label;
+  if (!stateNow.active) {
+    enrollDone = true;
+    $("enroll-banner").hidden = true;
+    flash(stateNow.label);
+  }
+}
+
 setInterval(() => {
+  showEnrollment();
   if (startedAt !== null && connection.state !== "ended") $("elapsed").textContent = formatTime(audioSeconds);
   $("pending").textContent = `${connection.ledger.pendingSeconds.toFixed(1)} s`;
 }, 250);
@@ -342,6 +358,8 @@ window.__console = {
   get pendingSeqs() { return connection.ledger.pendingSeqs; },
   get nextSeq() { return connection.ledger.nextSeq; },
   get audioSeconds() { return audioSeconds; },
+  get enrolling() { return !enrollDone; },
+  enrollSeconds,
   encoding: socketParams.encoding,
   transcript: () => transcript.text(),
   dropSocket: () => connection.drop(4000, "simulated network blip"),

@@ -15,3 +15,17 @@ function sync() {
 
 select.addEventListener("change", sync);
 sync();
+
+// Enrolling the interviewer's voice only makes sense for an interview on one microphone (practice has no
+// interviewer; with two channels the channel already says who is who).
+const enroll = document.getElementById("id_enroll");
+function syncEnroll() {
+  const practice = document.getElementById("id_mode_practice")?.checked;
+  const stereo = document.querySelector('input[name="channels"][value="2"]')?.checked;
+  enroll.disabled = Boolean(practice || stereo);
+  if (enroll.disabled) enroll.checked = false;
+}
+for (const input of document.querySelectorAll('input[name="mode"], input[name="channels"]')) {
+  input.addEventListener("change", syncEnroll);
+}
+if (enroll) syncEnroll();

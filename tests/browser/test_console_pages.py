@@ -72,6 +72,20 @@ def test_practice_is_a_choice_on_the_start_page_and_goes_to_the_socket(client: C
     assert bad.status_code == 400
 
 
+def test_interviewer_enrollment_is_a_choice_on_the_start_page_and_goes_to_the_socket(client: Client) -> None:
+    start = client.get("/").content.decode()
+    assert 'name="enroll"' in start and "Enroll the interviewer's voice first" in start
+    response = client.get("/interviews/live/", {"language": "ko", "channels": "1", "enroll": "1", "consent": "1"})
+    html = response.content.decode()
+    assert response.status_code == 200 and _config(html)["params"]["enroll_s"] == "10"
+    assert 'id="enroll-banner"' in html and 'id="enroll-prompt"' in html
+    # not asked for, practice (no interviewer) or two channels (the channel says who is who): no enrollment
+    for params in ({"channels": "1"}, {"channels": "1", "mode": "practice", "enroll": "1"},
+                   {"channels": "2", "enroll": "1"}):
+        html = client.get("/interviews/live/", {"language": "en", "consent": "1"} | params).content.decode()
+        assert _config(html)["params"]["enroll_s"] == "0" and 'id="enroll-banner"' not in html
+
+
 def test_live_page_passes_the_socket_parameters_and_questions(client: Client) -> None:
     qs = QuestionSet.objects.get(slug="common-en")
     response = client.post("/interviews/live/", {"language": "en", "question_set": "common-en", "candidate": "Ada <b>",
@@ -81,7 +95,7 @@ def test_live_page_passes_the_socket_parameters_and_questions(client: Client) ->
     config = _config(html)
     # the socket's URL parameters: no name (URLs end up in logs); the page sends it in session_info
     assert config["params"] == {"language": "en", "sample_rate": "16000", "channels": "2", "consent": "1",
-                                "question_set": "common-en", "mode": "interview"}
+                                "question_set": "common-en", "mode": "interview", "enroll_s": "0"}
     assert config["candidate"] == "Ada <b>"
     assert config["questions"] == [q.text for q in qs.questions.all()]
     assert config["report_url_template"] == "/interviews/00000000-0000-0000-0000-000000000000/report/"

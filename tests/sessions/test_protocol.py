@@ -46,10 +46,18 @@ def test_connect_mode_and_num_speakers():
     assert parse_connect(b"num_speakers=3").num_speakers == 3
 
 
+def test_connect_enroll_seconds():
+    assert parse_connect(b"").enroll_s == 0.0
+    assert parse_connect(b"enroll_s=0").enroll_s == 0.0
+    assert parse_connect(b"enroll_s=8").enroll_s == 8.0
+    assert parse_connect(b"enroll_s=12.345").enroll_s == 12.35
+
+
 @pytest.mark.parametrize(
     "query",
     [b"language=fr", b"sample_rate=96000", b"sample_rate=abc", b"channels=3", b"mode=solo", b"num_speakers=0",
-     b"num_speakers=7", b"num_speakers=two"],
+     b"num_speakers=7", b"num_speakers=two", b"enroll_s=2", b"enroll_s=31", b"enroll_s=ten",
+     b"enroll_s=8&mode=practice"],
 )
 def test_connect_rejects_bad_parameters_fatally(query):
     with pytest.raises(ProtocolError) as info:

@@ -7,11 +7,14 @@ answer; the click is evidence for the voice that speaks next, and one stray clic
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from analysis.answers.timeline import build_timeline
 from analysis.diarization.live import LabeledSegment, LiveDiarizer, RoleCorrection, apply_corrections
-from analysis.diarization.roles import Hint, RoleEvidence, assign_roles
+from analysis.diarization.offline import assign_turn_roles
+from analysis.diarization.roles import Hint, RoleEvidence, assign_roles, clicks_answered_alone
+from analysis.diarization.rttm import Turn
 from analysis.diarization.simulate import simulate_live, vad_segments
 
 
@@ -135,6 +138,49 @@ def test_one_voice_in_four_moods_answering_typed_questions(emotion_ko, speaker: 
     assert all(s.role == "candidate" for s in run.corrected)
     if len({s.speaker for s in run.segments}) > 1:
         assert any(c.merged_into == "S1" for c in run.corrections)
+
+
+def test_a_click_is_answered_alone_when_no_other_voice_speaks_before_the_next() -> None:
+    turns = [(1.0, 4.0, "A"), (6.0, 9.0, "A"), (11.0, 14.0, "B"), (16.0, 19.0, "A")]
+    clicks = [(0.0, "A"), (5.0, "A"), (10.0, "B"), (15.0, "A")]
+    assert clicks_answered_alone(clicks, turns, lead_s=0.5) == ["A", "A", "B"]  # the last one is still open
+    assert clicks_answered_alone(clicks, turns, lead_s=0.5, end=19.0) == ["A", "A", "B", "A"]
+    asked = [(0.0, 3.0, "I"), (3.5, 9.0, "C"), (10.0, 12.0, "I"), (12.5, 18.0, "C")]
+    assert clicks_answered_alone([(-0.2, "I"), (9.8, "I")], asked, lead_s=0.5, end=18.0) == []  # somebody answered
+
+
+def test_two_voices_that_each_answered_shown_questions_alone_are_both_candidates() -> None:
+    """What the console saw when one candidate's sad answer was taken for a second person: that voice
+    followed a click and nobody answered it, so it is no interviewer; nor is the first voice."""
+    ev = {"A": RoleEvidence(first=True, question_hints=3, answered_alone=2, speech_s=12),
+          "B": RoleEvidence(question_hints=1, answered_alone=1, speech_s=4)}
+    assert {r.role for r in assign_roles(ev, incumbent="B").values()} == {"candidate"}
+    turns = [Turn(a, b, spk) for a, b, spk in [(1.0, 4.0, "A"), (6.0, 9.0, "A"), (11.0, 14.0, "B"), (16.0, 19.0, "A")]]
+    roles = assign_turn_roles(turns, hints=[click(t) for t in (0.0, 5.0, 10.0, 15.0)])
+    assert {r.role for r in roles.values()} == {"candidate"}
+    # the interviewer who clicks and then asks is answered every time: still the interviewer
+    asked = [Turn(a, b, spk) for a, b, spk in [(0.0, 3.0, "I"), (3.5, 9.0, "C"), (10.0, 12.0, "I"), (12.5, 18.0, "C")]]
+    roles = assign_turn_roles(asked, hints=[click(-0.2), click(9.8)])
+    assert roles["I"].role == "interviewer" and roles["C"].role == "candidate"
+    # ... and one who asks first and clicks after: the click's voice (the candidate) answered it alone
+    late = assign_turn_roles([Turn(0.0, 3.0, "I"), Turn(3.5, 9.0, "C"), Turn(9.5, 12.0, "I"), Turn(13.0, 18.0, "C")],
+                             hints=[click(3.4), click(12.9)])
+    assert late["I"].role == "interviewer" and late["C"].role == "candidate"
+
+
+@pytest.mark.models
+def test_a_second_voice_answering_a_shown_question_alone_is_a_candidate_too(emotion_ko) -> None:
+    """Typed questions, and the third answer by another voice (ema): the clustering rightly finds two
+    people, and neither is taken for the interviewer because each voice answered its questions alone."""
+    f_audio, f_starts = emotion_ko["emf"]
+    m_audio, m_starts = emotion_ko["ema"]
+    cut = int(f_starts[2] * 16000)
+    third = m_audio[int(m_starts[2] * 16000) : int(m_starts[3] * 16000)]
+    audio = np.concatenate([f_audio[:cut], third, f_audio[int(f_starts[3] * 16000) :]])
+    starts = [*f_starts[:3], f_starts[2] + len(third) / 16000]
+    run = simulate_live(audio, hints=[click(t - 1.0) for t in starts])
+    assert len({s.speaker for s in run.corrected}) == 2
+    assert {s.role for s in run.corrected} == {"candidate"}, [(s.speaker, s.role) for s in run.corrected]
 
 
 @pytest.mark.models

@@ -54,7 +54,8 @@ class StubDiarizer:
 
     roles_version = 0  # one voice, one role: never corrected
 
-    def __init__(self, memory: dict | None = None, *, channels: int = 1, practice: bool = False) -> None:
+    def __init__(self, memory: dict | None = None, *, channels: int = 1, practice: bool = False,
+                 enroll_until: float = 0.0) -> None:
         self.memory = dict(memory or {"labelled": 0, "hints": 0})
 
     def take_corrections(self) -> list[Any]:
