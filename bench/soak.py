@@ -4,8 +4,9 @@ Run:  .venv/bin/python -m bench.soak --minutes 120 --speed 1           (the 2-ho
       .venv/bin/python -m bench.soak --minutes 5 --speed 2 --every 20  (a quick look)
       .venv/bin/python -m bench.soak --finalize-only 2                 (finalize's WAV write for 2 h of audio)
 
-Stream mode spawns its own redis-server (free port, no persistence), daphne and a solo Celery worker
-(FINAL_PASS=0, temp SQLite, temp MEDIA_ROOT), streams ``--file`` (default the English mock interview) looped
+Stream mode runs in production mode (``DEBUG=0``, an interviewer account, a one-time ticket, consent) and
+spawns its own redis-server (free port, no persistence), daphne and a solo Celery worker
+(FINAL_PASS=0, MariaDB database ``--mysql-db`` or ``--sqlite`` for a temp SQLite, temp MEDIA_ROOT), streams ``--file`` (default the English mock interview) looped
 for ``--minutes`` of audio at ``--speed`` × real time, and prints every ``--every`` seconds:
 
 * ``audio_s``: session audio sent so far; ``answered``: highest seq answered by ``audio_processed``;
@@ -28,6 +29,7 @@ import argparse
 import asyncio
 import os
 import resource
+import secrets
 import shutil
 import subprocess
 import tempfile
@@ -112,12 +114,26 @@ def soak(args: argparse.Namespace) -> None:
     env = {**os.environ, "PORT": str(port), "HOST": "127.0.0.1", "SQLITE_PATH": str(workdir / "db.sqlite3"),
            "MEDIA_ROOT": str(workdir / "media"), "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "FINAL_PASS": "0",
            "AUDIO_MAX_SPEED": str(max(4.0, args.speed * 1.5)), "WHISPER_CPU_THREADS": "2", "LOG_LEVEL": "WARNING",
-           "SESSION_TTL_S": "3600"}
+           "SESSION_TTL_S": "3600", "DEBUG": "0", "SECRET_KEY": secrets.token_urlsafe(48),
+           "DJANGO_SETTINGS_MODULE": "interview_project.settings"}
     env.pop("DATABASE_URL", None)
+    if not args.sqlite:
+        import MySQLdb
+
+        conn = MySQLdb.connect(host="127.0.0.1", user="root")
+        conn.cursor().execute(f"DROP DATABASE IF EXISTS `{args.mysql_db}`")
+        conn.cursor().execute(f"CREATE DATABASE `{args.mysql_db}` CHARACTER SET utf8mb4")
+        conn.close()
+        env["DATABASE_URL"] = f"mysql://root@127.0.0.1:3306/{args.mysql_db}"
     py = str(REPO / ".venv" / "bin" / "python")
     try:
         time.sleep(0.5)
         subprocess.run([py, "manage.py", "migrate", "-v0"], cwd=REPO, env=env, check=True)
+        # Production mode: an interviewer account, a one-time ticket for the socket, consent.
+        user_id = subprocess.run(
+            [py, "manage.py", "shell", "-c", "from django.contrib.auth.models import Group, User; "
+             "u = User.objects.create_user('soak'); u.groups.add(Group.objects.get(name='interviewer')); print(u.pk)"],
+            cwd=REPO, env=env, check=True, capture_output=True, text=True).stdout.split()[-1]
         procs.append(subprocess.Popen([py, "-m", "interview_project.serve"], cwd=REPO, env=env,
                                       stdout=open(workdir / "daphne.log", "wb"), stderr=subprocess.STDOUT))
         procs.append(subprocess.Popen([py, "-m", "celery", "-A", "celery_app", "worker", "-Q", "interviews", "-P", "solo",
@@ -133,7 +149,11 @@ def soak(args: argparse.Namespace) -> None:
                     break
             except OSError:
                 time.sleep(0.5)
-        asyncio.run(stream(args, workdir, port, daphne, worker, client))
+        from sessions.tickets import ticket_key
+
+        ticket = secrets.token_urlsafe(24)
+        client.set(ticket_key(ticket), user_id, ex=600)
+        asyncio.run(stream(args, workdir, port, daphne, worker, client, ticket))
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -145,8 +165,10 @@ def soak(args: argparse.Namespace) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-async def stream(args: argparse.Namespace, workdir: Path, port: int, daphne: int, worker: int, client: Any) -> None:
+async def stream(args: argparse.Namespace, workdir: Path, port: int, daphne: int, worker: int, client: Any,
+                 ticket: str) -> None:
     from clients.python.interview_client import stream_audio
+    from sessions.state import PREFIX
 
     if True:
         audio = load(args.file)
@@ -164,7 +186,7 @@ async def stream(args: argparse.Namespace, workdir: Path, port: int, daphne: int
                 sid = state["sid"]
                 kb = 0.0
                 if sid:
-                    for key in client.scan_iter(match=f"iv:{sid}:*", count=1000):
+                    for key in client.scan_iter(match=f"{PREFIX}:{{{sid}}}:*", count=1000):
                         kb += (client.memory_usage(key) or 0) / 1024
                 rec = workdir / "media" / "recordings" / str(sid) / "audio.pcm"
                 rec_mb = rec.stat().st_size / 2**20 if rec.exists() else 0.0
@@ -200,8 +222,9 @@ async def stream(args: argparse.Namespace, workdir: Path, port: int, daphne: int
 
         client_module.StreamLog.__init__ = init  # type: ignore[method-assign]
         watcher = asyncio.create_task(watch(logs))
-        log = await stream_audio(f"ws://127.0.0.1:{port}/ws/interviews/", looped, params={"language": args.language},
-                                 chunk_ms=250, speed=args.speed, timeout_s=3600, on_chunk=on_chunk)
+        log = await stream_audio(f"ws://127.0.0.1:{port}/ws/interviews/", looped, params={"language": args.language, "consent": "1", "ticket": ticket},
+                                 chunk_ms=250, speed=args.speed,
+                                 timeout_s=len(looped) / 16000 / args.speed + 1800, on_chunk=on_chunk)
         end_to_complete = (log.events[-1][0] - log.end_sent_at) if log.end_sent_at else float("nan")
         sampler.cancel()
         watcher.cancel()
@@ -220,6 +243,8 @@ def main() -> None:
     parser.add_argument("--every", type=float, default=60.0, help="seconds between samples")
     parser.add_argument("--file", type=Path, default=shared_data_dir() / "interviews" / "mock_interview_en.wav")
     parser.add_argument("--language", default="en")
+    parser.add_argument("--mysql-db", default="bench_soak", help="MariaDB database (dropped and created)")
+    parser.add_argument("--sqlite", action="store_true", help="a temp SQLite database instead of MariaDB")
     parser.add_argument("--finalize-only", type=float, metavar="HOURS")
     args = parser.parse_args()
     if args.finalize_only:
