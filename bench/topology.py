@@ -181,13 +181,21 @@ class Proc:
         return self.process is not None and self.process.poll() is None
 
     def stop(self, *, timeout_s: float = 30) -> None:
+        self.terminate()
+        self.reap(deadline=time.monotonic() + timeout_s)
+
+    def terminate(self) -> None:
         self.stopped = True
-        if not self.alive():
+        if self.alive():
+            assert self.process is not None
+            self.process.terminate()  # a Celery worker's warm shutdown: its children finish their task
+
+    def reap(self, *, deadline: float) -> None:
+        """Wait for a terminated process until ``deadline``, then kill what is left of it."""
+        if self.process is None or self.process.returncode is not None:
             return
-        assert self.process is not None
-        self.process.terminate()  # a Celery worker's warm shutdown: its children finish their task
         try:
-            self.process.wait(timeout=timeout_s)
+            self.process.wait(timeout=max(0.0, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             pass
         try:
@@ -317,8 +325,11 @@ class Deployment:
         procs = [*(p for p, _ in self.daphnes.values()), *(p for p, _ in self.workers.values())]
         if self.balancer is not None:
             procs.append(self.balancer)
+        for proc in procs:  # all at once: their shutdowns overlap instead of adding up
+            proc.terminate()
+        deadline = time.monotonic() + 30
         for proc in procs:
-            proc.stop()
+            proc.reap(deadline=deadline)
 
 
 HAPROXY_CONFIG = """\
