@@ -181,6 +181,7 @@ def session_rebuild(*, session_id: str, resume_token: str = "", delivered_seq: i
     pipe.hset(keys.meta, mapping=meta.to_redis())
     pipe.hset(keys.meta, mapping={"seen_wall": repr(time.time()), LOST_NOTICE: "1"})
     pipe.expire(keys.meta, state.ttl())
+    state.queue_epoch_new(pipe, session_id)  # a step that began on the lost state can no longer commit
     if meta.delivered_seq >= 0:
         pipe.hset(keys.cursor, "publish", meta.delivered_seq)
         pipe.expire(keys.cursor, state.ttl())

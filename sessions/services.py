@@ -80,6 +80,7 @@ async def interview_start(*, params: ConnectParams, owner_id: int | None) -> Ses
     async with client.pipeline(transaction=True) as pipe:
         pipe.hset(keys.meta, mapping=meta.to_redis())
         pipe.expire(keys.meta, state.ttl())
+        state.queue_epoch_new(pipe, meta.session_id)
         await pipe.execute()
     # The token's key has its own hash slot on a Redis Cluster, so it is written after the session's keys
     # (the client sees the token only in the ack, once both exist).

@@ -76,13 +76,14 @@ class Keys:
         self.result = _key(session_id, "result")  # hash: seq -> ChunkResult (JSON)
         self.stage_state = _key(session_id, "stage")  # hash: stage -> JSON object, that stage's memory
         self.hints = _key(session_id, "hints")  # list: Hint (JSON) from notes, for the diarizer
+        self.epoch = _key(session_id, "epoch")  # string: a new random value each time the live state is (re)built
 
     def lock(self, stage: str) -> str:
         return _key(self.session_id, f"lock:{stage}")
 
     def all(self) -> list[str]:
         return [self.meta, self.raw, self.recv, self.pcm, self.pcm_channels, self.cursor, self.stt,
-                self.result, self.stage_state, self.hints]
+                self.result, self.stage_state, self.hints, self.epoch]
 
 
 def resume_key(token: str) -> str:
@@ -318,6 +319,41 @@ def update_meta(session_id: str, **fields: Any) -> None:
 
 def get_cursor(session_id: str, stage: str) -> int:
     return decode_cursor(sync_client().hget(Keys(session_id).cursor, stage))
+
+
+# --- the live state's epoch ----------------------------------------------------------------------------------
+# A stage step reads the cursors, works for seconds, then commits. If Redis lost the session meanwhile (restart,
+# failover) and the consumer rebuilt it from the recording (``sessions.lifecycle.session_rebuild``: every stage
+# cursor starts over), a step that began before the loss must not commit: it would write its cursor and its
+# STT buffer, taken from the state that was lost, over the rebuilt ones (seen: a transcribe step that released
+# its lock 63 ms after the rebuild, and the session's first sentence was never transcribed again). The epoch is
+# set when the state is built and again when it is rebuilt; a step reads it before anything else and commits
+# under WATCH only when it is unchanged.
+class StateReplaced(Exception):
+    """The session's live state was lost or rebuilt while a stage step ran: the step's writes are void."""
+
+
+def queue_epoch_new(pipe: Any, session_id: str) -> None:
+    pipe.set(Keys(session_id).epoch, secrets.token_hex(8), ex=ttl())
+
+
+def epoch(session_id: str) -> bytes | None:
+    return sync_client().get(Keys(session_id).epoch)
+
+
+def execute_in_epoch(pipe: Any, session_id: str, expected: bytes | None) -> list[Any]:
+    """Execute a MULTI/EXEC pipeline only if the session's epoch is still ``expected``; else StateReplaced."""
+    key = Keys(session_id).epoch
+    try:
+        pipe.watch(key)
+        current = pipe.get(key)
+        if current != expected:
+            raise StateReplaced(f"live state of {session_id} was replaced ({expected!r} -> {current!r})")
+        return pipe.execute()
+    except redis.WatchError as exc:
+        raise StateReplaced(f"live state of {session_id} was replaced while committing") from exc
+    finally:
+        pipe.reset()
 
 
 def queue_cursor(pipe: Any, session_id: str, stage: str, seq: int) -> None:

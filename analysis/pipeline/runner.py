@@ -51,6 +51,7 @@ class StageRun:
     last: int
     pipe: Any
     committed: int = field(default=-1)
+    epoch: bytes | None = None  # the live state's epoch when the step began (sessions.state, "epoch")
 
     @property
     def session_id(self) -> str:
@@ -62,7 +63,7 @@ class StageRun:
         For stages whose work leaves the process (publish sends events) and so should advance seq by seq.
         """
         state.queue_cursor(self.pipe, self.session_id, self.stage, seq)
-        self.pipe.execute()
+        state.execute_in_epoch(self.pipe, self.session_id, self.epoch)
         self.committed = seq
         self.pipe = state.sync_client().pipeline(transaction=True)
 
@@ -77,6 +78,7 @@ def run_ordered(session_id: str, seq: int, *, stage: str, after: str | None, wor
     them). The cursor advance is queued last and everything executes as one transaction.
     """
     with stage_lock(session_id, stage):
+        epoch = state.epoch(session_id)  # first: a rebuild after this read voids the step, however late it comes
         meta = state.load_meta(session_id)
         if meta is None or meta.status == "complete":
             return  # expired, erased or already finalised: a late task has nothing left to do
@@ -85,12 +87,14 @@ def run_ordered(session_id: str, seq: int, *, stage: str, after: str | None, wor
         if upto <= done:
             return
         run = StageRun(meta=meta, stage=stage, first=done + 1, last=upto,
-                       pipe=state.sync_client().pipeline(transaction=True), committed=done)
+                       pipe=state.sync_client().pipeline(transaction=True), committed=done, epoch=epoch)
         try:
             reached = work(run)
             reached = upto if reached is None else reached
             if reached > run.committed:
                 run.commit(reached)
+        except state.StateReplaced as exc:  # the rebuilt state's cursors redo this work from the recording
+            logger.warning("%s step %d..%d of %s dropped: %s", stage, run.first, run.last, session_id, exc)
         finally:
             # Erased while this step ran: the erasure removed the session's keys before this step's
             # transaction wrote some of them again (cursor, STT buffer, results). The tombstone is set before

@@ -112,7 +112,10 @@ def stubs(monkeypatch: pytest.MonkeyPatch) -> tuple[StubTranscriber, Recorder]:
 def new_session(*, status: str = "live") -> SessionMeta:
     meta = SessionMeta(session_id=str(uuid.uuid4()), language="en", sample_rate=SR, channels=1, status=status,
                        started_wall=time.time())
-    state.sync_client().hset(Keys(meta.session_id).meta, mapping=meta.to_redis())
+    pipe = state.sync_client().pipeline(transaction=True)
+    pipe.hset(Keys(meta.session_id).meta, mapping=meta.to_redis())
+    state.queue_epoch_new(pipe, meta.session_id)  # as interview_start does
+    pipe.execute()
     return meta
 
 

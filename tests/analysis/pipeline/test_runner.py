@@ -159,3 +159,30 @@ def test_a_step_that_commits_after_an_erasure_leaves_no_key_behind() -> None:
         assert list(client.scan_iter(match=state.session_glob(meta.session_id))) == []
     finally:
         client.delete(state.erased_key(meta.session_id))
+
+
+@pytest.mark.parametrize("when", ["rebuilt", "lost"])
+def test_a_step_that_began_before_the_live_state_was_replaced_commits_nothing(when: str) -> None:
+    """Redis lost the session while a transcribe step decoded; the consumer rebuilt it (cursors start over). The
+    step's commit - its cursor and what it derived from the lost state - must not land on the rebuilt state,
+    nor on a state that is gone and not yet rebuilt."""
+    meta = new_session()
+    client = state.sync_client()
+    keys = Keys(meta.session_id)
+
+    def work(run: StageRun) -> None:
+        run.pipe.hset(keys.result, "0", "from the lost state")
+        client.delete(*keys.all())  # Redis restarted empty mid-step
+        if when == "rebuilt":
+            pipe = client.pipeline(transaction=True)
+            pipe.hset(keys.meta, mapping=meta.to_redis())
+            state.queue_epoch_new(pipe, meta.session_id)
+            pipe.execute()
+
+    run_ordered(meta.session_id, 0, stage="a", after=None, work=work)
+    assert state.get_cursor(meta.session_id, "a") == -1
+    assert client.hget(keys.result, "0") is None
+    # the rebuilt state's next step does the work
+    if when == "rebuilt":
+        run_ordered(meta.session_id, 0, stage="a", after=None, work=lambda run: None)
+        assert state.get_cursor(meta.session_id, "a") == 0
