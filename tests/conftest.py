@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,35 @@ def _no_background_final_pass(settings):
     has ended (a late finalize, the sweeper) would hold the shared in-memory database while the next test
     flushes it. Tests of the final pass call it directly or turn it back on."""
     settings.FINAL_PASS = False
+
+
+@pytest.fixture(autouse=True)
+def _embedded_worker_idle_after_the_test():
+    """The embedded worker thread lives as long as the test process: the chains a test left queued (a stream's
+    later chunks, a finalize) would run on during the next tests, contending with them for the CPU, the
+    in-process fakeredis and the in-memory database (in CI a 5-s receive of tests/sessions/test_limits.py
+    timed out right after tests/sessions/test_durable.py). Each test ends with its queued tasks dropped and the
+    worker idle. Set up after pytest-django's database fixture, so this runs before its flush."""
+    yield
+    embedded = sys.modules.get("analysis.embedded")
+    if embedded is None or not embedded.worker_alive():
+        return
+    from celery.worker import state as worker_state
+
+    from celery_app import app
+
+    def purge() -> None:
+        with app.connection_for_write() as connection:
+            for queue in ("interviews", "interviews_final", "interviews_slow"):
+                connection.default_channel.queue_purge(queue)
+
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        purge()
+        if not worker_state.active_requests and not worker_state.reserved_requests:
+            purge()  # what the last task queued before it went idle
+            return
+        time.sleep(0.02)
 
 
 @pytest.fixture
