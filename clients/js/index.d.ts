@@ -104,6 +104,8 @@ export class LiveConnection {
   readonly sessionId: string | null;
   readonly resumeToken: string | null;
   readonly reconnects: number;
+  /** Highest `audio_processed` seq received; sent as `delivered` when the connection resumes. */
+  readonly processedUpTo: number;
   readonly endRequested: boolean;
   readonly ledger: ChunkLedger;
   readonly history: ConnectionState[];

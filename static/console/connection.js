@@ -38,6 +38,9 @@ export class LiveConnection {
     this.ws = null;
     this.sessionId = null;
     this.resumeToken = null;
+    // highest audio_processed seq received (they come in seq order): sent as `delivered` on resume, so the
+    // server replays what died in flight with the old socket, not from what it believes it delivered
+    this.processedUpTo = -1;
     this.heartbeatS = 20;
     this.attempt = 0;
     this.reconnects = 0;
@@ -62,7 +65,7 @@ export class LiveConnection {
   connectUrl(ticket = null) {
     const query = this.resumeToken
       ? { resume: this.resumeToken, sample_rate: this.params.sample_rate, channels: this.params.channels,
-          consent: this.params.consent }
+          consent: this.params.consent, delivered: this.processedUpTo }
       : { ...this.params };
     if (ticket) query.ticket = ticket;
     const defined = Object.entries(query).filter(([, v]) => v !== undefined && v !== null); // Opus has no sample_rate
@@ -109,6 +112,8 @@ export class LiveConnection {
         this.handleAck(event);
         break;
       case "audio_processed":
+        if (event.seq <= this.processedUpTo) return; // a replay this page already has: not shown twice
+        this.processedUpTo = event.seq;
         this.ledger.acknowledge(event.seq);
         break;
       case "error_message":
