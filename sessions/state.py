@@ -22,8 +22,6 @@ import redis.asyncio.cluster
 import redis.cluster
 from django.conf import settings
 
-from interview_project.redis_retry import redis_retry
-
 PREFIX = "iv"
 
 
@@ -238,6 +236,14 @@ class _AsyncSessionCluster(aioredis.RedisCluster):
         return super().pipeline(transaction=transaction, shard_hint=shard_hint)
 
 
+def _retry(retries: int, *, asyncio: bool = False) -> Any:
+    # Imported here, not at the top: the interview_project package loads Celery, whose signal handlers import
+    # this module, so a process whose first import is this module (bench/soak.py) met a half-initialised one.
+    from interview_project.redis_retry import redis_retry
+
+    return redis_retry(retries, asyncio=asyncio)
+
+
 @lru_cache(maxsize=1)
 def sync_client() -> redis.Redis:
     if settings.EMBEDDED:
@@ -248,7 +254,7 @@ def sync_client() -> redis.Redis:
         return _SessionCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
                                   socket_timeout=30, health_check_interval=30)
     return redis.Redis.from_url(settings.STATE_REDIS_URL, socket_timeout=30, health_check_interval=30,
-                                retry=redis_retry(settings.REDIS_RETRIES))
+                                retry=_retry(settings.REDIS_RETRIES))
 
 
 @lru_cache(maxsize=1)
@@ -260,9 +266,9 @@ def probe_client() -> redis.Redis:
     timeout = settings.READY_TIMEOUT_S
     if settings.STATE_REDIS_CLUSTER:
         return _SessionCluster(startup_nodes=[redis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
-                               socket_timeout=timeout, socket_connect_timeout=timeout, retry=redis_retry(0))
+                               socket_timeout=timeout, socket_connect_timeout=timeout, retry=_retry(0))
     return redis.Redis.from_url(settings.STATE_REDIS_URL, socket_timeout=timeout, socket_connect_timeout=timeout,
-                                retry=redis_retry(0))
+                                retry=_retry(0))
 
 
 _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aioredis.Redis] = weakref.WeakKeyDictionary()
@@ -297,7 +303,7 @@ def _async_from_url(url: str) -> Any:
         return _AsyncSessionCluster(startup_nodes=[aioredis.cluster.ClusterNode(h, p) for h, p in _cluster_nodes()],
                                      socket_timeout=None, max_connections=200)
     # (a pool from a URL retries nothing unless told: after a Redis restart each pooled connection failed once)
-    return aioredis.Redis.from_url(url, socket_timeout=None, max_connections=200, retry=redis_retry(settings.REDIS_RETRIES, asyncio=True))
+    return aioredis.Redis.from_url(url, socket_timeout=None, max_connections=200, retry=_retry(settings.REDIS_RETRIES, asyncio=True))
 
 
 def ttl() -> int:
