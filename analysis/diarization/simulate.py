@@ -110,3 +110,15 @@ def simulate_live(
         if t > duration + 10 * chunk_s:
             break
     return LiveRun(labelled, cpu, wall, max_call, calls, max_state, tuple(corrections))
+
+
+def role_accuracy(segments: Sequence[LabeledSegment], turns: Sequence[dict]) -> float:
+    """Share of the labelled segments' time whose role matches the reference turns' (``start``, ``end``,
+    ``role``): the role accuracy over labelled speech of docs/diarization.md."""
+    right = total = 0.0
+    for seg in segments:
+        for t in turns:
+            overlap = max(0.0, min(seg.end, t["end"]) - max(seg.start, t["start"]))
+            total += overlap
+            right += overlap * (seg.role == t["role"])
+    return right / total

@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from analysis.diarization.final_labels import final_labels
-from analysis.diarization.live import ENROLLED_SPEAKER, LabeledSegment, LiveDiarizer
+from analysis.diarization.live import ENROLLED_SPEAKER, LiveDiarizer
 from analysis.diarization.offline import assign_turn_roles
 from analysis.diarization.roles import W_ENROLLED, Hint, RoleEvidence, assign_roles
 from analysis.diarization.rttm import Turn
-from analysis.diarization.simulate import simulate_live
+from analysis.diarization.simulate import role_accuracy, simulate_live
 
 
 def _voice(seed: int, dim: int = 32) -> np.ndarray:
@@ -85,16 +85,6 @@ def test_offline_roles_pin_the_speaker_of_the_enrollment() -> None:
     assert roles["B"].role == "interviewer" and roles["A"].role == "candidate"  # ... but B read the enrollment
 
 
-def _role_accuracy(segments: list[LabeledSegment], turns: list[dict]) -> float:
-    right = total = 0.0
-    for seg in segments:
-        for t in turns:
-            overlap = max(0.0, min(seg.end, t["end"]) - max(seg.start, t["start"]))
-            total += overlap
-            right += overlap * (seg.role == t["role"])
-    return right / total
-
-
 @pytest.mark.models
 @pytest.mark.parametrize("name", ["mock_interview_ko", "mock_interview_en"])
 def test_enrollment_fixes_roles_when_questions_are_shown_to_the_candidate(interviews, name: str) -> None:
@@ -108,7 +98,7 @@ def test_enrollment_fixes_roles_when_questions_are_shown_to_the_candidate(interv
 
     plain = simulate_live(audio, hints=shown)
     plain_final = final_labels(audio, plain.corrected, hints=shown).label(plain.corrected)
-    assert min(_role_accuracy(plain.corrected, turns), _role_accuracy(plain_final, turns)) < 0.5
+    assert min(role_accuracy(plain.corrected, turns), role_accuracy(plain_final, turns)) < 0.5
 
     run = simulate_live(audio, hints=shown, enroll_until=enroll)
     assert not run.corrections
@@ -116,7 +106,7 @@ def test_enrollment_fixes_roles_when_questions_are_shown_to_the_candidate(interv
     first = [s for s in run.segments if s.end <= enroll]
     assert first and all((s.speaker, s.role) == (ENROLLED_SPEAKER, "interviewer") for s in first)
     assert all(s.role_confidence >= 0.99 for s in first)
-    assert _role_accuracy(run.segments, turns) >= 0.98
+    assert role_accuracy(run.segments, turns) >= 0.98
     final = final_labels(audio, run.corrected, hints=shown, enroll_until=enroll)
-    assert _role_accuracy(final.label(run.corrected), turns) >= 0.98
+    assert role_accuracy(final.label(run.corrected), turns) >= 0.98
     assert final.changed(run.corrected) == 0

@@ -9,17 +9,7 @@ from analysis.diarization.final_labels import final_labels
 from analysis.diarization.live import LabeledSegment
 from analysis.diarization.offline import diarize_recording
 from analysis.diarization.rttm import Turn
-from analysis.diarization.simulate import simulate_live
-
-
-def role_of(segments: list[LabeledSegment], turns: list[dict]) -> float:
-    right = total = 0.0
-    for seg in segments:
-        for t in turns:
-            overlap = max(0.0, min(seg.end, t["end"]) - max(seg.start, t["start"]))
-            total += overlap
-            right += overlap * (seg.role == t["role"])
-    return right / total
+from analysis.diarization.simulate import role_accuracy, simulate_live
 
 
 @pytest.mark.models
@@ -27,7 +17,7 @@ def test_a_correct_live_labelling_survives_a_final_clustering_that_splits_a_voic
     """The failure seen in the service: the re-clustering found three speakers in a two-person interview."""
     audio, turns = interviews["mock_interview_ko"]
     live = simulate_live(audio).corrected
-    assert role_of(live, turns) >= 0.98 and len({s.speaker for s in live}) == 2  # live is right
+    assert role_accuracy(live, turns) >= 0.98 and len({s.speaker for s in live}) == 2  # live is right
     split = diarize_recording(audio, num_speakers=3)  # a re-clustering that cuts one voice in two
     assert len({t.speaker for t in split}) == 3
     final = final_labels(audio, live, turns=split)

@@ -7,23 +7,12 @@ import pytest
 
 from analysis.diarization.live import (
     MAX_WINDOWS_PER_SPEAKER,
-    LabeledSegment,
     LiveDiarizer,
     SegmentIn,
     channel_turns,
 )
 from analysis.diarization.roles import Hint
-from analysis.diarization.simulate import PSEUDO_WORD_S, simulate_live, vad_segments
-
-
-def role_accuracy(segments: list[LabeledSegment], turns: list[dict]) -> float:
-    right = total = 0.0
-    for seg in segments:
-        for t in turns:
-            overlap = max(0.0, min(seg.end, t["end"]) - max(seg.start, t["start"]))
-            total += overlap
-            right += overlap * (seg.role == t["role"])
-    return right / total
+from analysis.diarization.simulate import PSEUDO_WORD_S, role_accuracy, simulate_live, vad_segments
 
 
 @pytest.mark.models

@@ -15,17 +15,7 @@ from analysis.diarization.live import LabeledSegment, LiveDiarizer, RoleCorrecti
 from analysis.diarization.offline import assign_turn_roles
 from analysis.diarization.roles import Hint, RoleEvidence, assign_roles, clicks_answered_alone
 from analysis.diarization.rttm import Turn
-from analysis.diarization.simulate import simulate_live, vad_segments
-
-
-def role_accuracy(segments: list[LabeledSegment], turns: list[dict]) -> float:
-    right = total = 0.0
-    for seg in segments:
-        for t in turns:
-            overlap = max(0.0, min(seg.end, t["end"]) - max(seg.start, t["start"]))
-            total += overlap
-            right += overlap * (seg.role == t["role"])
-    return right / total
+from analysis.diarization.simulate import role_accuracy, simulate_live, vad_segments
 
 
 def click(at: float) -> Hint:
