@@ -77,7 +77,7 @@ migrate: install
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
 
 worker: install models ## a production-shape worker (needs REDIS_URL)
-	$(VENV)/bin/celery -A celery_app worker -Q interviews,interviews_final,interviews_slow --concurrency=2 --loglevel=INFO
+	$(VENV)/bin/celery -A celery_app worker -Q interviews,interviews_final,interviews_slow --concurrency=2 --max-memory-per-child=2097152 --loglevel=INFO
 
 bench-nodes: install models ops-deps ## sessions spread over two daphne nodes behind HAProxy and N workers
 	$(PY) -m bench.nodes
