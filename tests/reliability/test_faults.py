@@ -53,6 +53,15 @@ def reference(stack: Any, audio: np.ndarray) -> list[str]:
     return _REFERENCE["jfk"]
 
 
+async def read_all(ws: Any, into: list[dict[str, Any]]) -> None:
+    """Collect every JSON frame of ``ws`` until it closes (a client reads its socket while it streams)."""
+    try:
+        async for raw in ws:
+            into.append(json.loads(raw))
+    except websockets.ConnectionClosed:
+        pass
+
+
 def texts(log: StreamLog) -> list[str]:
     assert log.complete is not None, "no session_complete"
     return [s["text"] for s in sorted(log.complete["segments"], key=lambda s: s["id"])]
@@ -257,15 +266,7 @@ def test_erasure_during_a_finalising_session_leaves_nothing(stack, audio):
         ack = json.loads(await ws.recv())
         session_id = str(ack["session_id"])
         received: list[dict[str, Any]] = []
-
-        async def read() -> None:
-            try:
-                async for raw in ws:
-                    received.append(json.loads(raw))
-            except websockets.ConnectionClosed:
-                pass
-
-        reader = asyncio.create_task(read())
+        reader = asyncio.create_task(read_all(ws, received))
         step = 16000 * CHUNK_MS // 1000
         for seq, start in enumerate(range(0, len(audio), step)):
             await ws.send(binary_frame(seq, pcm16(audio[start : start + step])))
@@ -312,15 +313,7 @@ def test_fifty_random_socket_drops_with_resume_lose_nothing(stack, audio):
         ws = await websockets.connect(f"{stack.url}?{query}&ticket={stack.ticket()}", origin="http://127.0.0.1")
         ack = json.loads(await ws.recv())
         assert ack["type"] == "connection_ack", ack
-
-        async def read() -> None:
-            try:
-                async for raw in ws:
-                    received.append(json.loads(raw))
-            except websockets.ConnectionClosed:
-                pass
-
-        return ws, ack, asyncio.create_task(read())
+        return ws, ack, asyncio.create_task(read_all(ws, received))
 
     def delivered() -> int:
         return max((e["seq"] for e in received if e["type"] == "audio_processed"), default=-1)
