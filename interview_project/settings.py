@@ -120,7 +120,9 @@ REDIS_RETRIES = env_int("REDIS_RETRIES", 10)
 # --- Storage -------------------------------------------------------------------------------------------
 DATABASE_URL = env_str("DATABASE_URL", "")
 if DATABASE_URL:
-    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+    # Persistent connections, checked before reuse: a live worker runs several database tasks per chunk, and a
+    # new MariaDB connection for each was a visible share of its CPU (celery_app.py, "Database connections").
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60, conn_health_checks=True)}
     if DATABASES["default"]["ENGINE"] == "django.db.backends.mysql":
         DATABASES["default"].setdefault("OPTIONS", {}).update({"charset": "utf8mb4"})
         DATABASES["default"]["TEST"] = {"CHARSET": "utf8mb4", "COLLATION": "utf8mb4_unicode_ci"}
@@ -233,6 +235,9 @@ turn instead of waiting behind other sessions' chunk backlog). Unset: the live q
 if FINALIZE_QUEUE:
     CELERY_TASK_ROUTES["interview.finalize"] = {"queue": FINALIZE_QUEUE}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_DB_REUSE_MAX = 1000
+"""Celery's Django fix-up closes every database connection after every task unless this is set; with it, only
+every 1000th task. celery_app.py closes the unusable and the obsolete ones (CONN_MAX_AGE) around each task."""
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_WORKER_PROC_ALIVE_TIMEOUT = env_float("CELERY_WORKER_PROC_ALIVE_TIMEOUT", 180.0)
 """Seconds a new prefork child may take to report up. Each child loads the speech models at start
