@@ -95,6 +95,10 @@ def _check_gpu_layout(sender: Any = None, **_kwargs: object) -> None:
     from analysis.diarization.embeddings import speaker_device
 
     pool = getattr(sender, "pool_cls", "")
+    if forks_children(pool):  # before the children fork: they share the cores (WHISPER_CPU_THREADS=0)
+        from analysis.pipeline.worker_models import pool_processes_set
+
+        pool_processes_set(getattr(sender, "concurrency", 1))
     for warning in layout_warnings(
         device=settings.WHISPER_DEVICE, pool=pool, concurrency=getattr(sender, "concurrency", 1),
         device_index=list(settings.WHISPER_DEVICE_INDEX), speaker_device=speaker_device(),

@@ -288,7 +288,11 @@ MODELS_DIR = Path(env_str("MODELS_DIR", str(BASE_DIR / ".models")))
 WHISPER_MODEL = env_str("WHISPER_MODEL", "base")
 WHISPER_DEVICE = env_str("WHISPER_DEVICE", "cpu")
 WHISPER_COMPUTE_TYPE = env_str("WHISPER_COMPUTE_TYPE", "int8" if WHISPER_DEVICE == "cpu" else "float16")
-WHISPER_CPU_THREADS = env_int("WHISPER_CPU_THREADS", min(4, os.cpu_count() or 1))
+WHISPER_CPU_THREADS = env_int("WHISPER_CPU_THREADS", 0)
+"""CTranslate2 (and torch) threads per worker process; 0: the cores shared out among the pool's processes (a
+prefork worker of 2 children on 2 cores: 1 each; a solo, threads or embedded worker: the cores, at most 4).
+More threads than cores per process only spin: on this machine 2 threads per child of a 2-child pool cost 20-25 %
+more CPU per audio second than 1 (docs/stt.md, "Threads per worker process")."""
 WHISPER_DEVICE_INDEX = [int(i) for i in env_list("WHISPER_DEVICE_INDEX", ["0"])]
 """GPU(s) of this worker process, e.g. `1` or `0,1` (one model copy per process; docs/stt.md "GPU")."""
 WHISPER_NUM_WORKERS = env_int("WHISPER_NUM_WORKERS", 1)

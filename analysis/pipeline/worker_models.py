@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from contextlib import AbstractContextManager, nullcontext
 from functools import lru_cache
@@ -11,12 +12,26 @@ import numpy as np
 from django.conf import settings
 
 from analysis.answers.text import kiwi
-from analysis.diarization.embeddings import get_encoder
+from analysis.diarization.embeddings import get_encoder, speaker_device
 from analysis.stt.engine import SR, StreamingTranscriber, SttConfig, model_for, speech_regions
 from analysis.stt.microbatch import BatchedDecoder
 import interview_project.metrics as metrics
 
 logger = logging.getLogger(__name__)
+
+_pool_processes = 1  # processes of this worker's pool sharing the cores (celery_app sets it before forking)
+
+
+def pool_processes_set(processes: int) -> None:
+    global _pool_processes
+    _pool_processes = max(1, processes)
+
+
+def compute_threads() -> int:
+    """Threads for CTranslate2 and torch in this process: ``WHISPER_CPU_THREADS``, or the cores shared out."""
+    if settings.WHISPER_CPU_THREADS > 0:
+        return settings.WHISPER_CPU_THREADS
+    return max(1, min(4, (os.cpu_count() or 1) // _pool_processes))
 
 
 @lru_cache(maxsize=1)
@@ -27,7 +42,7 @@ def stt_config() -> SttConfig:
         models_dir=settings.MODELS_DIR,
         device=settings.WHISPER_DEVICE,
         compute_type=settings.WHISPER_COMPUTE_TYPE,
-        cpu_threads=settings.WHISPER_CPU_THREADS,
+        cpu_threads=compute_threads(),
         device_index=tuple(settings.WHISPER_DEVICE_INDEX),
         num_workers=settings.WHISPER_NUM_WORKERS,
         beam_size=settings.WHISPER_BEAM_SIZE,
@@ -64,6 +79,10 @@ def stt_participant() -> AbstractContextManager[None]:
 def warm_up() -> None:
     """Load the models now rather than on the first chunk of the first interview."""
     started = time.monotonic()
+    if speaker_device() == "cpu":
+        import torch  # the speaker encoder's threads: as many as CTranslate2's, not one per core in every child
+
+        torch.set_num_threads(compute_threads())
     t = transcriber()
     speech_regions(np.zeros(SR, dtype=np.float32), t.config)  # one tiny decode compiles kernels, fills buffers
     get_encoder()
