@@ -16,6 +16,7 @@ from sessions import events, state
 from sessions.state import ChunkResult
 
 STAGE = "analyze"
+ANALYSED = "analysed"  # stage state {"count": n}: how often analyze stored answers the score stage must score
 ANALYZE_EVERY_S = 1.0  # re-check the timeline for ended answers at least this often (pauses end answers)
 
 
@@ -50,7 +51,11 @@ def work(run: StageRun) -> None:
         state.queue_stage_state(run.pipe, session_id, STAGE, memory)
         return
     memory["checked_at"] = now_s
+    analysed = len(memory.get("analysed", []))
     extra = services.answers_live_step(meta=meta, stage=memory, now_s=now_s, final=final,
                                        audio_source=partial(audio_between, meta))
     attach_events(run, extra)
     state.queue_stage_state(run.pipe, session_id, STAGE, memory)
+    if reset or len(memory.get("analysed", [])) != analysed:  # answers to score: tell the score stage
+        count = int(state.load_stage_state(session_id, ANALYSED).get("count", 0))
+        state.queue_stage_state(run.pipe, session_id, ANALYSED, {"count": count + 1})

@@ -57,13 +57,16 @@ def _label(meta: SessionMeta, diarizer: LiveDiarizer, raw: list[dict[str, Any]])
 def work(run: StageRun) -> None:
     meta, session_id = run.meta, run.session_id
     results = state.load_results(session_id, run.first, run.last)
+    hints = state.take_hints(run.pipe, session_id)
+    if not hints and not any(r["segments"] for r in results.values()):
+        return  # most chunks commit no segment: nothing to label, so no state to load and store again
     memory = state.load_stage_state(session_id, STAGE)
     options = _options(meta)
     practice = options.get("mode") == "practice"
     enroll = float(options.get("enroll_s") or 0.0) if meta.channels == 1 else 0.0  # stereo: the channel pins
     diarizer = LiveDiarizer(memory.get("diarizer"), channels=meta.channels, practice=practice, enroll_until=enroll)
     next_index = int(memory.get("next_index", 0))
-    for hint in state.take_hints(run.pipe, session_id):
+    for hint in hints:
         diarizer.hint(**hint)
     for s in range(run.first, run.last + 1):
         raw = results[s]["segments"] if s in results else []

@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import partial
 
 from analysis import services
-from analysis.pipeline.analyze import attach_events
+from analysis.pipeline.analyze import ANALYSED, attach_events
 from analysis.pipeline.audio import audio_between
 from analysis.pipeline.runner import StageRun
 from sessions import events, state
@@ -22,10 +22,17 @@ def cached_session_score(session_id: str) -> events.ScoreUpdate | None:
 
 
 def work(run: StageRun) -> None:
+    # Only when analyze stored answers since this stage last looked: the count is committed with analyze's
+    # cursor, which bounds this stage, so no unscored answer is missed; the other chunks cost no query.
+    analysed = int(state.load_stage_state(run.session_id, ANALYSED).get("count", 0))
+    cache = state.load_stage_state(run.session_id, STAGE)
+    if analysed == cache.get("analysed", 0):
+        return
+    cache["analysed"] = analysed
+    state.queue_stage_state(run.pipe, run.session_id, STAGE, cache)
     extra = services.answers_score_pending(meta=run.meta)
     if not extra:
         return
-    cache = state.load_stage_state(run.session_id, STAGE)
     for event in extra:
         if event["type"] == "score_update":
             key = "session" if event["scope"] == "session" else f"answer:{event['answer_id']}"
