@@ -21,7 +21,7 @@ from analysis.pipeline.runner import StageBusy
 from analysis.pipeline.score import session_evaluate
 from analysis.pipeline.stages import STAGES, Stage
 from analysis import judge_service
-from sessions import events, lifecycle, limits, locks, services
+from sessions import events, lifecycle, limits, locks, services, state
 from sessions.state import Keys
 from sessions.webhooks import report_ready_notify
 
@@ -154,7 +154,15 @@ def chunk_chain(session_id: str, seq: int) -> Any:
 
 
 def enqueue_chunk(session_id: str, seq: int) -> None:
-    chunk_chain(session_id, seq).apply_async()
+    """Queue a chain for an accepted chunk, unless one queued earlier has not begun transcribing yet.
+
+    Every ordered stage handles all the chunks accepted up to the moment it starts (``run_ordered``), so that
+    earlier chain will take this chunk too. On an idle worker each chunk still gets its own chain; on a busy
+    one the chunks that arrive while it is behind share one, and the per-task cost (six Celery tasks,
+    their Redis round trips and locks) no longer grows with the backlog it is meant to clear.
+    """
+    if state.chain_claim(session_id):
+        chunk_chain(session_id, seq).apply_async()
 
 
 def enqueue_finalize(session_id: str) -> None:

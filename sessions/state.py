@@ -75,13 +75,14 @@ class Keys:
         self.stage_state = _key(session_id, "stage")  # hash: stage -> JSON object, that stage's memory
         self.hints = _key(session_id, "hints")  # list: Hint (JSON) from notes, for the diarizer
         self.epoch = _key(session_id, "epoch")  # string: a new random value each time the live state is (re)built
+        self.chain = _key(session_id, "chain")  # string: a chunk chain is queued whose transcribe has not begun
 
     def lock(self, stage: str) -> str:
         return _key(self.session_id, f"lock:{stage}")
 
     def all(self) -> list[str]:
         return [self.meta, self.raw, self.recv, self.pcm, self.pcm_channels, self.cursor, self.stt,
-                self.result, self.stage_state, self.hints, self.epoch]
+                self.result, self.stage_state, self.hints, self.epoch, self.chain]
 
 
 def resume_key(token: str) -> str:
@@ -321,6 +322,22 @@ def update_meta(session_id: str, **fields: Any) -> None:
     pipe.hset(keys.meta, mapping={k: str(v) for k, v in fields.items()})
     pipe.expire(keys.meta, ttl())
     pipe.execute()
+
+
+# --- chain coalescing: at most one queued chunk chain per session that has not begun transcribing ------------
+CHAIN_PENDING_TTL_S = 10
+"""How long a queued chain stands for the chunks that arrive after it. A chain lost before its transcribe
+step (it should not be: tasks are acked late) costs at most this long before the next chunk queues another."""
+
+
+def chain_claim(session_id: str) -> bool:
+    """True when no queued chain of this session is still before its transcribe step: queue one."""
+    return bool(sync_client().set(Keys(session_id).chain, "1", nx=True, ex=CHAIN_PENDING_TTL_S))
+
+
+def chain_release(session_id: str) -> None:
+    """A chain's transcribe step begins: chunks accepted from now on need a chain of their own."""
+    sync_client().delete(Keys(session_id).chain)
 
 
 def get_cursor(session_id: str, stage: str) -> int:

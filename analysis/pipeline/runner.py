@@ -1,8 +1,8 @@
 """The one ordered runner: every ordered stage handles a session's chunks once each, in seq order.
 
 An ordered stage keeps a cursor (the last seq it finished) in Redis. Under a per-session, per-stage lock it
-handles every seq from ``cursor + 1`` up to the seq it was asked for, but never past the cursor of the stage
-it comes ``after``. So with any number of workers a session's chunks are handled in order, a chunk whose task
+handles every seq from ``cursor + 1`` up to the newest accepted chunk (at least the seq it was asked for), but
+never past the cursor of the stage it comes ``after``. So with any number of workers a session's chunks are handled in order, a chunk whose task
 was lost is picked up by the next task of that stage, and a redelivered task finds its work done and changes
 nothing. The stage's Redis writes and the cursor advance are one MULTI/EXEC transaction: a crash between the
 work and the cursor leaves neither, and the next task redoes the step (its database writes are upserts).
@@ -72,7 +72,8 @@ Work = Callable[[StageRun], "int | None"]
 
 
 def run_ordered(session_id: str, seq: int, *, stage: str, after: str | None, work: Work) -> None:
-    """Run ``work`` over the seqs ``stage`` has not handled, up to ``seq`` (and up to ``after``'s cursor).
+    """Run ``work`` over the seqs ``stage`` has not handled, up to the newest accepted chunk or ``seq`` if later
+    (the flush step past the end), and up to ``after``'s cursor.
 
     ``work`` queues its Redis writes on ``run.pipe`` and returns the last seq it finished (None: all of
     them). The cursor advance is queued last and everything executes as one transaction.
@@ -83,7 +84,10 @@ def run_ordered(session_id: str, seq: int, *, stage: str, after: str | None, wor
         if meta is None or meta.status == "complete":
             return  # expired, erased or already finalised: a late task has nothing left to do
         done = state.get_cursor(session_id, stage)
-        upto = seq if after is None else min(seq, state.get_cursor(session_id, after))
+        # Every chunk accepted so far, not only the one this task was queued for: a busy worker's chunks share
+        # one chain (analysis.tasks.enqueue_chunk), and its stages must reach the newest of them.
+        upto = max(seq, meta.last_seq)
+        upto = upto if after is None else min(upto, state.get_cursor(session_id, after))
         if upto <= done:
             return
         run = StageRun(meta=meta, stage=stage, first=done + 1, last=upto,

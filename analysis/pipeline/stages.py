@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from analysis.pipeline import analyze, diarize, publish, score, transcribe
 from analysis.pipeline.preprocess import chunk_preprocess
 from analysis.pipeline.runner import Work, run_ordered
+from sessions.state import chain_release
 
 
 @dataclass(frozen=True)
@@ -25,10 +26,12 @@ class Stage:
     ordered: bool = True  # runs through the ordered runner (keeps a cursor; StageBusy when locked)
 
 
-def _ordered(name: str, after: str, work: Work, *, gated: bool = True) -> Stage:
+def _ordered(name: str, after: str, work: Work, *, gated: bool = True, opens_chain: bool = False) -> Stage:
     gate = after if gated else None
 
     def run(session_id: str, seq: int) -> None:
+        if opens_chain:  # before the runner reads last_seq: a chunk accepted after this queues its own chain
+            chain_release(session_id)
         run_ordered(session_id, seq, stage=name, after=gate, work=work)
 
     run.__qualname__ = run.__name__ = f"run_{name}"
@@ -38,7 +41,7 @@ def _ordered(name: str, after: str, work: Work, *, gated: bool = True) -> Stage:
 STAGES: tuple[Stage, ...] = (
     Stage("preprocess", after=None, run=chunk_preprocess, ordered=False),  # per chunk, idempotent (HSETNX)
     # transcribe preprocesses any chunk still missing itself, so no cursor gates it
-    _ordered("transcribe", after="preprocess", work=transcribe.work, gated=False),
+    _ordered("transcribe", after="preprocess", work=transcribe.work, gated=False, opens_chain=True),
     _ordered("diarize", after="transcribe", work=diarize.work),
     _ordered("analyze", after="diarize", work=analyze.work),
     _ordered("score", after="analyze", work=score.work),

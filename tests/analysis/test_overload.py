@@ -146,7 +146,7 @@ def test_a_behind_analyze_stage_defers_feedback_and_catches_up_later(monkeypatch
 
     sid = str(uuid.uuid4())
     client = state.sync_client()
-    meta = SessionMeta(session_id=sid, language="en", sample_rate=16000, channels=1, audio_s=0.5, last_seq=4)
+    meta = SessionMeta(session_id=sid, language="en", sample_rate=16000, channels=1, audio_s=0.5, last_seq=3)
     client.hset(Keys(sid).meta, mapping=meta.to_redis())
     client.hset(Keys(sid).cursor, "diarize", 4)
     segment = {"id": 0, "start": 0.1, "end": 0.6, "text": "hello", "words": []}
@@ -163,6 +163,7 @@ def test_a_behind_analyze_stage_defers_feedback_and_catches_up_later(monkeypatch
         assert calls == []  # behind: no analysis now
         stored = json.loads(client.hget(Keys(sid).result, 3))
         assert stored["degraded"] == ["feedback"]
+        client.hset(Keys(sid).meta, "last_seq", 4)  # (a stage reaches every accepted chunk: 4 arrives now)
         BY_NAME["analyze"].run(sid, 4)  # caught up, no new segment, but the deferred work is done now
         assert calls == [0.5]  # (0.5 s into the session: only the deferral makes it run)
         assert state.get_cursor(sid, "analyze") == 4

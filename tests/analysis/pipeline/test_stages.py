@@ -107,10 +107,10 @@ def test_a_worker_crash_mid_transcribe_keeps_its_steps_and_repeats_nothing(stubs
     for seq in range(2):
         accept(meta, seq)
         run_chain(meta.session_id, seq)
+    run_chain(meta.session_id, 1)  # (a redelivery, harmless)
     accept(meta, 2)
     accept(meta, 3)
     transcriber.fail_at_call = 4  # chunk 3's step, after chunk 2's succeeded in the same run
-    run_chain(meta.session_id, 1)  # (a redelivery, harmless)
     with pytest.raises(RuntimeError):
         run_chain(meta.session_id, 3)  # handles 2 and 3 in one step of the stage: crashes on 3
     # each step commits on its own (issue 11): chunk 2's step is kept, chunk 3's left no trace
@@ -181,3 +181,53 @@ def test_session_finalize_stores_the_record_and_announces_it_once(stubs: tuple[S
     assert state.load_meta(sid).status == "complete"
     session_finalize(sid, enqueue_final_pass=queued.append)  # a redelivered finalize re-announces, no more
     assert [e["type"] for _, e in recorder.published].count("session_complete") == 2 and len(set(queued)) <= 1
+
+
+def test_chunks_that_arrive_while_a_chain_waits_share_it(stubs: tuple[StubTranscriber, Recorder],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    _, recorder = stubs
+    queued: list[int] = []
+
+    class Queued:
+        def __init__(self, seq: int) -> None:
+            self.seq = seq
+
+        def apply_async(self) -> None:
+            queued.append(self.seq)
+
+    monkeypatch.setattr(tasks, "chunk_chain", lambda session_id, seq: Queued(seq))
+    meta = new_session()
+    sid = meta.session_id
+    for seq in range(3):  # the worker is busy: chunks 1 and 2 arrive while chunk 0's chain waits
+        accept(meta, seq)
+        tasks.enqueue_chunk(sid, seq)
+    assert queued == [0]
+    run_chain(sid, 0)  # its stages reach every chunk accepted when they start
+    assert recorder.processed(sid) == [0, 1, 2]
+    assert _transcript(recorder) == [f"s{s * CHUNK}-{(s + 1) * CHUNK}" for s in range(3)]
+    accept(meta, 3)
+    tasks.enqueue_chunk(sid, 3)  # that chain began transcribing: a later chunk needs its own
+    assert queued == [0, 3]
+    run_chain(sid, 3)
+    assert recorder.processed(sid) == [0, 1, 2, 3]
+
+
+def test_the_score_stage_queries_only_after_analyze_stored_answers(stubs: tuple[StubTranscriber, Recorder],
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from analysis import services as analysis_services
+    from sessions import events
+
+    scored: list[int] = []
+    monkeypatch.setattr(analysis_services, "answers_score_pending", lambda *, meta: scored.append(meta.last_seq) or [])
+
+    def live_step(*, meta: object, stage: dict, now_s: float, final: bool, audio_source: object) -> list:
+        if getattr(meta, "last_seq") == 2:  # an answer ended in chunk 2
+            stage.setdefault("analysed", []).append(0)
+        return [events.live_feedback(answer_id=0, question="q", items=[], metrics={})]
+
+    monkeypatch.setattr(analysis_services, "answers_live_step", live_step)
+    meta = new_session()
+    for seq in range(5):
+        accept(meta, seq)
+        run_chain(meta.session_id, seq)
+    assert scored == [2]  # one query, for the chunk whose analyze step stored an answer
