@@ -40,7 +40,7 @@ def work(run: StageRun) -> None:
     if not new_segments and now_s - float(memory.get("checked_at", 0.0)) < ANALYZE_EVERY_S and meta.status == "live":
         return
     final = meta.status != "live" and run.last > meta.end_seq  # the flushed tail: every answer has ended
-    if not final and meta.status == "live" and not chunk_overload(session_id, run.last).feedback:
+    if not final and meta.status == "live" and not chunk_overload(session_id, run.first).feedback:
         # behind: commits first, feedback later (it works from the stored segments, nothing is lost)
         memory["deferred"] = True
         result = results.get(run.last) or state.empty_result()

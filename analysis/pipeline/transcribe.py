@@ -90,7 +90,9 @@ def work(run: StageRun) -> None:
     cursor = SttCursor.from_json(stored, meta.language)
     if stored is None:  # the session's first step: its domain words (docs/stt.md) ride along in the stream state
         cursor.stream.hotwords = hotword_prompt(json.loads(meta.options or "{}").get("terms") or [])
-    overload = chunk_overload(session_id, real_last)
+    # How far behind: the age of the oldest chunk this step handles (with coalesced chains the newest one has
+    # just arrived, so its age would say "not behind" however long the backlog)
+    overload = chunk_overload(session_id, min(run.first, real_last))
     # One step per chunk, even when several are waiting: commit points then depend only on the audio and
     # its chunking, never on how far behind the worker was, so a resumed or re-run session transcribes
     # exactly like an uninterrupted one. Only the last step may refresh the partial, and only when the

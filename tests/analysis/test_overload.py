@@ -169,3 +169,27 @@ def test_a_behind_analyze_stage_defers_feedback_and_catches_up_later(monkeypatch
         assert state.get_cursor(sid, "analyze") == 4
     finally:
         client.delete(*Keys(sid).all())
+
+
+def test_a_step_that_catches_up_several_chunks_is_behind_by_its_oldest(monkeypatch, settings):
+    """Chunks that arrived while the worker was busy share one step (coalesced chains): the newest just
+    arrived, but the oldest waited 3 s, and that is how far behind the worker is: no partial."""
+    settings.STT_PARTIAL_DROP_LAG_S = 1.0
+    clock = Clock()
+    stub = StubTranscriber(clock)
+    monkeypatch.setattr(transcribe, "time", SimpleNamespace(time=clock.time, perf_counter=time.perf_counter))
+    monkeypatch.setattr(transcribe, "transcriber", lambda: stub)
+    client = state.sync_client()
+    sid = str(uuid.uuid4())
+    meta = SessionMeta(session_id=sid, language="en", sample_rate=16000, channels=1, started_wall=clock.now)
+    client.hset(Keys(sid).meta, mapping=meta.to_redis())
+    for seq in range(4):  # 0 arrived 3 s ago, 3 just now
+        client.hset(Keys(sid).raw, seq, CHUNK_BYTES)
+        client.hset(Keys(sid).recv, seq, f"{clock.now - 3.0 + seq:.6f}|{int(seq * CHUNK_S * 16000)}")
+    client.hset(Keys(sid).meta, mapping={"last_seq": 3, "audio_s": repr(4 * CHUNK_S)})
+    try:
+        BY_NAME["transcribe"].run(sid, 0)
+        last = json.loads(client.hget(Keys(sid).result, 3))
+        assert last["degraded"] == ["partials"] and stub.partials == 0
+    finally:
+        client.delete(*Keys(sid).all())
