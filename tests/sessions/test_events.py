@@ -99,3 +99,49 @@ def test_every_event_type_is_built_and_documented() -> None:
     types = {typing.get_args(typing.get_type_hints(t)["type"])[0] for t in typing.get_args(events.Event)}
     assert types == {e["type"] for _, e in BUILT}
     assert types == set(_documented())
+
+
+def test_a_worker_publishes_every_event_on_one_loop_that_keeps_its_redis_connections(monkeypatch):
+    """A worker process (no server loop) sends on one long-lived loop: async_to_sync made a new loop, a new
+    thread and new Redis connections for every event. Real Redis, its own database."""
+    import threading
+
+    import redis
+    from asgiref.sync import async_to_sync
+    from channels_redis.core import RedisChannelLayer
+
+    url = "redis://127.0.0.1:6379/13"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    layer = RedisChannelLayer(hosts=[url])  # the test's end, on its own loops
+    sender = RedisChannelLayer(hosts=[url])  # the worker's, used only on its publisher loop
+    monkeypatch.setattr(events, "get_channel_layer", lambda: sender)
+    monkeypatch.setattr(events, "_server_loop", None)
+    monkeypatch.setattr(events, "_publisher", events._PublisherLoop())
+    async def join() -> str:
+        channel = await layer.new_channel()
+        await layer.group_add(events.group_name("s"), channel)
+        return channel
+
+    channel = async_to_sync(join)()
+    loops = []
+
+    def worker() -> None:  # a Celery task's thread: no event loop of its own
+        for seq in range(3):
+            events.publish("s", events.audio_processed(seq=seq, segments=[], partial="", lag_ms=0, timings_ms={}))
+            loops.append(events._publisher.loop)
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(30)
+    async def receive_three() -> list[int]:
+        received = [(await layer.receive(channel))["event"]["seq"] for _ in range(3)]
+        await layer.flush()
+        return received
+
+    received = async_to_sync(receive_three)()
+    assert received == [0, 1, 2]
+    assert len(set(map(id, loops))) == 1 and loops[0].is_running()
+    assert sum(t.name == "event-publisher" for t in threading.enumerate()) == 1
