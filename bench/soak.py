@@ -136,8 +136,10 @@ def soak(args: argparse.Namespace) -> None:
             cwd=REPO, env=env, check=True, capture_output=True, text=True).stdout.split()[-1]
         procs.append(subprocess.Popen([py, "-m", "interview_project.serve"], cwd=REPO, env=env,
                                       stdout=open(workdir / "daphne.log", "wb"), stderr=subprocess.STDOUT))
+        probe = ["--include", "bench.rssprobe"] if args.probe else []
+        env["RSS_PROBE_FILE"], env["RSS_PROBE_TRIM_EVERY"] = str(workdir / "rssprobe.json"), str(args.trim_every)
         procs.append(subprocess.Popen([py, "-m", "celery", "-A", "celery_app", "worker", "-Q", "interviews", "-P", "solo",
-                                       "--loglevel=WARNING"], cwd=REPO, env=env,
+                                       "--loglevel=WARNING", *probe], cwd=REPO, env=env,
                                       stdout=open(workdir / "worker.log", "wb"), stderr=subprocess.STDOUT))
         daphne, worker = procs[1].pid, procs[2].pid
         client = redis.Redis(port=redis_port)
@@ -162,7 +164,27 @@ def soak(args: argparse.Namespace) -> None:
                 proc.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if args.probe:
+            print_probe(workdir / "rssprobe.json")
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+def print_probe(path: Path) -> None:
+    """The worker's RSS growth summed per task (bench/rssprobe.py) and what malloc_trim gave back."""
+    import json
+
+    if not path.exists():
+        print("rssprobe: no figures written (the worker ran fewer than 100 tasks and did not stop cleanly)")
+        return
+    probe = json.loads(path.read_text())
+    in_tasks = sum(entry["cpu_s"] for entry in probe["by_task"].values())
+    print(f"worker RSS {probe['rss_mib']:.0f} MiB after {probe['tasks']} tasks; malloc_trim(0) called "
+          f"{probe['trim']['calls']} times gave back {probe['trim']['returned_mib']:.0f} MiB in all; worker CPU "
+          f"{probe['cpu_s']:.1f} s, {in_tasks:.1f} s of it in tasks")
+    print("task                          count  RSS growth summed (MiB)  largest step (MiB)  CPU s  CPU ms/task")
+    for name, entry in sorted(probe["by_task"].items(), key=lambda item: -item[1]["grew_mib"]):
+        print(f"{name:28}  {entry['count']:5.0f}  {entry['grew_mib']:23.1f}  {entry['max_step_mib']:18.1f}  "
+              f"{entry['cpu_s']:5.1f}  {1000 * entry['cpu_s'] / max(1, entry['count']):11.1f}")
 
 
 async def stream(args: argparse.Namespace, workdir: Path, port: int, daphne: int, worker: int, client: Any,
@@ -246,6 +268,10 @@ def main() -> None:
     parser.add_argument("--mysql-db", default="bench_soak", help="MariaDB database (dropped and created)")
     parser.add_argument("--sqlite", action="store_true", help="a temp SQLite database instead of MariaDB")
     parser.add_argument("--finalize-only", type=float, metavar="HOURS")
+    parser.add_argument("--probe", action="store_true",
+                        help="attribute the worker's RSS growth to its tasks (bench/rssprobe.py)")
+    parser.add_argument("--trim-every", type=int, default=0, metavar="N",
+                        help="with --probe, call malloc_trim(0) every N tasks and count what it gives back")
     args = parser.parse_args()
     if args.finalize_only:
         finalize_only(args.finalize_only, args.file)
