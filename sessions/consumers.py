@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from analysis.tasks import enqueue_chunk
+from analysis import tasks
 from interview_project import logs, metrics
 from sessions import admission, events, lifecycle, limits, monitor, security, services
 from sessions.protocol import (
@@ -282,7 +282,7 @@ class InterviewConsumer(AsyncWebsocketConsumer):
             if time.monotonic() - self._slot_touched > SLOT_TOUCH_S:
                 self._slot_touched = time.monotonic()
                 await admission.slot_touch(session_id=self.meta.session_id)
-            await sync_to_async(enqueue_chunk, thread_sensitive=False)(self.meta.session_id, message.seq)
+            await sync_to_async(tasks.enqueue_chunk, thread_sensitive=False)(self.meta.session_id, message.seq)
             await self._refresh_slot()
         elif isinstance(message, SpeakerNote):
             note = await services.note_add(meta=self.meta, note=message)
