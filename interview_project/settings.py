@@ -292,12 +292,11 @@ WHISPER_CPU_THREADS = env_int("WHISPER_CPU_THREADS", 0)
 """CTranslate2 (and torch) threads per worker process; 0: the cores shared out among the pool's processes (a
 prefork worker of 2 children on 2 cores: 1 each; a solo, threads or embedded worker: the cores, at most 4).
 More threads than cores per process only spin: on this machine 2 threads per child of a 2-child pool cost 20-25 %
-more CPU per audio second than 1 (docs/stt.md, "Threads per worker process")."""
+more CPU per audio second than 1 (docs/stt.md, "Capacity bench")."""
 WHISPER_DEVICE_INDEX = [int(i) for i in env_list("WHISPER_DEVICE_INDEX", ["0"])]
 """GPU(s) of this worker process, e.g. `1` or `0,1` (one model copy per process; docs/stt.md "GPU")."""
 WHISPER_NUM_WORKERS = env_int("WHISPER_NUM_WORKERS", 1)
 """Parallel decodes on the one model copy (set to the thread count of a `-P threads` GPU worker)."""
-"""CTranslate2 threads; its default (4) oversubscribes a 2-core machine."""
 WHISPER_BEAM_SIZE = env_int("WHISPER_BEAM_SIZE", 5)
 STT_PARTIAL_INTERVAL_S = env_float("STT_PARTIAL_INTERVAL_S", 1.75)
 STT_COMMIT_WINDOW = env_str("STT_COMMIT_WINDOW", "short")
