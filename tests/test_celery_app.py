@@ -46,3 +46,37 @@ def test_only_prefork_forks_children():
 
     assert forks_children(PreforkPool) and forks_children("prefork")
     assert not forks_children(ThreadPool) and not forks_children(SoloPool)
+
+
+def test_compute_threads_share_the_cores_among_a_prefork_pools_children(monkeypatch, settings):
+    import os
+
+    from analysis.pipeline import worker_models
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 4)
+    settings.WHISPER_CPU_THREADS = 0
+    try:
+        worker_models.pool_processes_set(2)
+        assert worker_models.compute_threads() == 2  # 2 children on 4 cores: 2 threads each
+        worker_models.pool_processes_set(8)
+        assert worker_models.compute_threads() == 1  # never none
+        worker_models.pool_processes_set(1)
+        assert worker_models.compute_threads() == 4  # solo, threads or embedded: the cores
+        settings.WHISPER_CPU_THREADS = 3
+        assert worker_models.compute_threads() == 3  # an explicit setting wins
+    finally:
+        worker_models.pool_processes_set(1)
+
+
+def test_a_prefork_worker_tells_its_children_how_many_share_the_cores(monkeypatch):
+    from types import SimpleNamespace
+
+    import celery_app
+    from analysis.pipeline import worker_models
+
+    seen: list[int] = []
+    monkeypatch.setattr(worker_models, "pool_processes_set", seen.append)
+    monkeypatch.setattr(celery_app, "_warm_models", lambda **_: None)
+    celery_app._check_gpu_layout(sender=SimpleNamespace(pool_cls=PreforkPool, concurrency=3))
+    celery_app._check_gpu_layout(sender=SimpleNamespace(pool_cls=ThreadPool, concurrency=8))
+    assert seen == [3]  # a threads pool is one process: it keeps the cores
