@@ -44,17 +44,13 @@ class _Renewer:
 
     def add(self, name: str, token: str, ttl_s: float) -> None:
         with self.guard:
-            shorter = ttl_s < min((ttl for _token, ttl in self.held.values()), default=LOCK_TTL_S)
             self.held[name] = (token, ttl_s)
             if self.thread is None or not self.thread.is_alive() or self.pid != os.getpid():  # forked worker child
                 self.pid = os.getpid()
                 self.wake = threading.Event()
                 self.thread = threading.Thread(target=self._run, name="lock-renewer", daemon=True)
                 self.thread.start()
-        if shorter:
-            # Re-read the interval now: a lock with a short TTL must not wait out a long sleep. Not for every
-            # lock: a wake renews every held lock at once, and stage locks are taken several times a second.
-            self.wake.set()
+        self.wake.set()  # re-read the interval now (a lock with a short TTL must not wait for a long sleep)
 
     def remove(self, name: str, token: str) -> None:
         """Forget lock ``name`` only if it is still this ``token``'s (the name may be held again meanwhile)."""
