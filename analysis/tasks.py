@@ -147,10 +147,20 @@ def evaluate(session_id: str, scope: str) -> None:
         limits.evaluation_release(session_id=session_id)  # the session may ask again
 
 
+# Broker priorities of a chunk's tasks (Redis: 0 is taken first, kombu's steps are 0, 3, 6, 9; tasks without
+# one, finalize included, are 0). A chain already under way finishes before the next chunks start: the cheap
+# stages after transcribe (diarize .. publish, ~25 ms together) go first, then a transcribe step, then a new
+# chunk's preprocess. In FIFO order each of a commit's five hops after its decode waited behind every other
+# session's queued decodes (commit p95 of 4 sessions on 2 cores: docs/stt.md, "Capacity bench"). Within one
+# priority the queue stays FIFO, so sessions still take turns; a retried task keeps its priority.
+STAGE_PRIORITY: dict[str, int] = {"preprocess": 6, "transcribe": 3}
+
+
 def chunk_chain(session_id: str, seq: int) -> Any:
-    return chain(*(STAGE_TASKS[stage.name].si(session_id, seq) for stage in STAGES)).on_error(
-        chunk_failed.s(session_id=session_id, seq=seq)
-    )
+    return chain(*(
+        STAGE_TASKS[stage.name].si(session_id, seq).set(priority=STAGE_PRIORITY.get(stage.name, 0))
+        for stage in STAGES
+    )).on_error(chunk_failed.s(session_id=session_id, seq=seq))
 
 
 def enqueue_chunk(session_id: str, seq: int) -> None:

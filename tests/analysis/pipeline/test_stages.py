@@ -31,6 +31,38 @@ def test_the_chain_and_the_stage_tasks_follow_stages() -> None:
     assert all(t.args == ("s", 3) and t.immutable for t in chain.tasks)
 
 
+def test_on_redis_a_chain_under_way_is_taken_before_new_chunks() -> None:
+    """Through a real Redis broker (db 13): the first task of chunk 0's chain waits in its priority list, the
+    rest of the chain carries its priorities, and a later stage queued after it is consumed first."""
+    import redis
+    from kombu import Connection
+
+    url = "redis://127.0.0.1:6379/13"
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).flushdb()
+    except redis.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    with Connection(url) as connection:
+        tasks.chunk_chain("s", 0).apply_async(connection=connection)  # preprocess of a new chunk
+        # what a worker sends when chunk -1's score step ends: its publish step
+        tasks.STAGE_TASKS["publish"].si("s", -1).set(priority=tasks.STAGE_PRIORITY.get("publish", 0)).apply_async(
+            connection=connection)
+        taken: list[tuple[str, int, list[int]]] = []
+
+        def on_message(body: object, message: object) -> None:
+            headers = message.headers  # type: ignore[attr-defined]
+            chain = body[2]["chain"] or []  # type: ignore[index]
+            taken.append((headers["task"], message.properties.get("priority"),  # type: ignore[attr-defined]
+                          [sig["options"]["priority"] for sig in reversed(chain)]))
+            message.ack()  # type: ignore[attr-defined]
+
+        with connection.Consumer(connection.SimpleQueue("interviews").queue, callbacks=[on_message], accept=["json"]):
+            for _ in range(2):
+                connection.drain_events(timeout=5)
+    assert taken == [("interview.publish", 0, []),
+                     ("interview.preprocess", 6, [3, 0, 0, 0, 0])]
+
+
 def test_preprocess_is_idempotent_and_needs_its_chunk() -> None:
     meta = new_session()
     preprocess.chunk_preprocess(meta.session_id, 0)  # nothing accepted yet: nothing to do
