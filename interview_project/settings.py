@@ -230,8 +230,8 @@ CELERY_TASK_ROUTES = {
 }
 FINALIZE_QUEUE = env_str("FINALIZE_QUEUE", "")
 """Optional queue for `interview.finalize` (e.g. `interviews_end`, consumed by the live workers too:
-`-Q interviews_end,interviews`; kombu takes turns between queues, so a session's end is picked at the next
-turn instead of waiting behind other sessions' chunk backlog). Unset: the live queue."""
+`-Q interviews_end,interviews`). Unset: the live queue, where it is already taken before other sessions'
+queued decodes (its priority is 0, a transcribe step's 3: analysis.tasks.STAGE_PRIORITY)."""
 if FINALIZE_QUEUE:
     CELERY_TASK_ROUTES["interview.finalize"] = {"queue": FINALIZE_QUEUE}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
