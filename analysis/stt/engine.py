@@ -15,6 +15,7 @@ Pure module: numpy in, dataclasses out, no Django.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -155,6 +156,22 @@ def _install_short_window_patch() -> None:
     fwt.pad_or_trim = pad_or_trim
 
 
+ONEDNN_CACHE_DEFAULT = "64"
+
+
+def _bound_onednn_cache() -> None:
+    """Bound oneDNN's primitive cache (CTranslate2's CPU convolutions) before its first use in this process.
+
+    oneDNN compiles a primitive per input shape and keeps 1024 of them, about 0.7 MiB each for Whisper base's
+    encoder. A live worker sees a new encoder length on nearly every call (a partial's window is its clip + 1 s,
+    a long commit's twice the clip), so that cache was the worker's RSS growth over a long session (bench/README.md,
+    "soak.py"). 64 keeps the common shapes (every commit of a clip under 5 s has the same 10 s window); a miss
+    costs a few percent of one encode. An explicit ``ONEDNN_PRIMITIVE_CACHE_CAPACITY`` is left as it is. oneDNN
+    reads the variable when it first builds a primitive, so setting it here, before any decode, is in time.
+    """
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", ONEDNN_CACHE_DEFAULT)
+
+
 @lru_cache(maxsize=4)
 def load_whisper(
     model: str,
@@ -170,6 +187,7 @@ def load_whisper(
     from faster_whisper import WhisperModel
 
     _install_short_window_patch()
+    _bound_onednn_cache()
     path = resolve_model(model, Path(models_dir))
     started = time.monotonic()
     index: int | list[int] = list(device_index) if len(device_index) > 1 else device_index[0]

@@ -86,3 +86,44 @@ def test_offline_reference_uses_the_same_policy(transcriber, shared_data):
     audio = file_to_16k_mono(str(shared_data / "en" / entry["path"]))
     segments = transcribe_offline(transcriber.config, audio, language="en")
     assert error_rate(entry["text"], " ".join(s.text for s in segments), "en") <= 0.15
+
+
+_SHAPES_PROBE = """
+import sys
+import ctranslate2, numpy as np
+from analysis.stt.engine import load_whisper
+
+whisper = load_whisper("base", ".models", "cpu", "int8", 1)
+def rss_mib():
+    return int(open("/proc/self/status").read().split("VmRSS:")[1].split()[0]) / 1024
+def encode(frames):
+    whisper.model.encode(ctranslate2.StorageView.from_array(np.zeros((1, 80, frames), np.float32)))
+for _ in range(3):
+    encode(200)
+before = rss_mib()
+for frames in range(200, 500, 2):  # 150 encoder lengths, as a live worker's partials and commits bring
+    encode(frames)
+print(rss_mib() - before)
+"""
+
+
+@pytest.mark.parametrize("capacity", [None, "1024"])
+def test_the_encoder_memory_stays_bounded_however_many_clip_lengths_it_sees(capacity):
+    """oneDNN keeps a compiled primitive per input shape (1024 by default, ~0.7 MiB each): ``load_whisper``
+    bounds that cache, which was a live worker's RSS growth; with oneDNN's own default it grows (the control)."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    env = {k: v for k, v in os.environ.items() if k != "ONEDNN_PRIMITIVE_CACHE_CAPACITY"}
+    if capacity:
+        env["ONEDNN_PRIMITIVE_CACHE_CAPACITY"] = capacity
+    repo = Path(__file__).resolve().parents[3]
+    out = subprocess.run([sys.executable, "-c", _SHAPES_PROBE], cwd=repo, env=env, capture_output=True, text=True,
+                         timeout=300, check=True).stdout
+    growth_mib = float(out.split()[-1])
+    if capacity:
+        assert growth_mib > 60, growth_mib
+    else:
+        assert growth_mib < 50, growth_mib
