@@ -145,3 +145,37 @@ def test_a_worker_publishes_every_event_on_one_loop_that_keeps_its_redis_connect
     assert received == [0, 1, 2]
     assert len(set(map(id, loops))) == 1 and loops[0].is_running()
     assert sum(t.name == "event-publisher" for t in threading.enumerate()) == 1
+
+
+def test_a_late_event_for_an_ended_server_loop_is_dropped_not_sent_from_a_worker_thread(monkeypatch):
+    """Embedded mode: the in-memory layer is not thread-safe, so a worker thread hands its sends to the server's
+    loop; once that loop has ended (a test's loop, a stopped server) nobody can receive, and nothing is sent."""
+    import asyncio
+    import threading
+
+    from channels.layers import InMemoryChannelLayer
+
+    layer = InMemoryChannelLayer()
+    sent: list[str] = []
+
+    async def group_send(group: str, message: dict) -> None:
+        sent.append(group)
+
+    monkeypatch.setattr(layer, "group_send", group_send)
+    monkeypatch.setattr(events, "get_channel_layer", lambda: layer)
+    ended = asyncio.new_event_loop()
+    ended.close()
+    monkeypatch.setattr(events, "_server_loop", ended)
+
+    def worker() -> None:
+        events.publish("s", events.audio_processed(seq=0, segments=[], partial="", lag_ms=0, timings_ms={}))
+
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    assert sent == []
+    monkeypatch.setattr(events, "_server_loop", None)  # no server loop yet: sent as before (async_to_sync)
+    thread = threading.Thread(target=worker)
+    thread.start()
+    thread.join(10)
+    assert sent == [events.group_name("s")]
