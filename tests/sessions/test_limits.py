@@ -31,6 +31,9 @@ def app(monkeypatch: pytest.MonkeyPatch) -> Any:
     monkeypatch.setattr(analysis.embedded, "start_embedded_worker", lambda: None)
     monkeypatch.setattr(analysis.tasks, "enqueue_chunk", lambda session_id, seq: None)
     monkeypatch.setattr(analysis.tasks, "enqueue_finalize", lambda session_id: None)
+    # session_end queues finalize by name (services._send): an embedded worker left running by an earlier test
+    # then finalised the session while the next socket's INSERT met its write ("database table is locked")
+    monkeypatch.setattr(services, "_send", lambda *args, **kwargs: None)
 
     async def no_evaluation(**kwargs: Any) -> None:
         return None
