@@ -304,7 +304,8 @@ def publish(session_id: str, event: Event) -> None:
         # The loop that served this process's sockets has ended (a stopped server, a test's loop): nobody can
         # receive this. Sending anyway (async_to_sync: a new loop in a new thread) would touch the in-memory
         # layer's queues beside the next loop's consumers, which that layer does not survive (it is not
-        # thread-safe); a late task of an ended test published this way while the next test's socket waited.
+        # thread-safe): the likely cause of a full-suite hang, a late task of an ended test publishing this way
+        # while the next test's socket waited.
         logger.debug("%s for %s dropped: the server loop has ended", event["type"], session_id)
         return
     if loop is not None and loop.is_running():
