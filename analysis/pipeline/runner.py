@@ -4,8 +4,9 @@ An ordered stage keeps a cursor (the last seq it finished) in Redis. Under a per
 handles every seq from ``cursor + 1`` up to the newest accepted chunk (at least the seq it was asked for), but
 never past the cursor of the stage it comes ``after``. So with any number of workers a session's chunks are
 handled in order, a chunk whose task was lost is picked up by the next task of that stage, and a redelivered
-task finds its work done and changes nothing. The stage's Redis writes and the cursor advance are one MULTI/EXEC transaction: a crash between the
-work and the cursor leaves neither, and the next task redoes the step (its database writes are upserts).
+task finds its work done and changes nothing. The stage's Redis writes and the cursor advance are one
+MULTI/EXEC transaction: a crash between the work and the cursor leaves neither, and the next task redoes the
+step (its database writes are upserts).
 """
 
 from __future__ import annotations
